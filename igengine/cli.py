@@ -1,0 +1,199 @@
+"""The `igengine` command: check a pack, decide a request, (and the commands other edges add).
+
+Exit codes: 0 success (and, for decide, a permit or a deny alike), 1 a broken pack or a failed
+check, 2 a malformed request or bad arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from igengine.decision import Decision
+from igengine.engine import Engine
+from igengine.policy.errors import PolicyError
+from igengine.policy.validate import load_pack
+from igengine.request import RequestError
+from igengine.vocabulary import Effect
+
+app = typer.Typer(
+    help="igengine: can I share this? Decisions from data-sharing agreements.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+PoliciesOption = Annotated[
+    Path, typer.Option("--policies", "-p", help="The policy pack directory.")
+]
+
+
+@app.command()
+def check(directory: Annotated[Path, typer.Argument(help="Policy pack directory")]) -> None:
+    """Validate a policy pack; list every problem with file:line and exit 1 if there are any."""
+    try:
+        pack = load_pack(directory)
+    except PolicyError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(1) from None
+    out.print(
+        f"[green]OK[/green]: {len(pack.agreements)} agreements, {len(pack.rules)} rules, "
+        f"{len(pack.organisations)} organisations ({pack.version})"
+    )
+
+
+def _request_from_options(
+    file: Path | None,
+    role: str | None,
+    org: str | None,
+    holder: str | None,
+    purpose: str | None,
+    record: str | None,
+    subject: list[str],
+    justification: str | None,
+    at: str | None,
+) -> dict[str, Any]:
+    if file is not None:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text()
+        try:
+            loaded: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RequestError([("request", f"not valid JSON: {exc}")]) from None
+        if not isinstance(loaded, dict):
+            raise RequestError([("request", "expected a JSON object")])
+        return loaded
+    request: dict[str, Any] = {
+        "requester": {"role": role, "organisation": org},
+        "holder": {"organisation": holder},
+        "purpose": purpose,
+        "record_type": record,
+        "subject": _subject(subject),
+    }
+    if justification:
+        request["justification"] = justification
+    if at:
+        request["at"] = at
+    return request
+
+
+def _subject(pairs: list[str]) -> dict[str, Any]:
+    """`--subject relationship=care_team --subject objection=true` → a subject object."""
+    subject: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise RequestError([(f"subject.{pair}", "write it as name=value, e.g. "
+                                                     "relationship=care_team")])
+        subject[name.strip()] = _scalar(value.strip())
+    return subject
+
+
+def _scalar(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in {"true", "yes"}:
+        return True
+    if lowered in {"false", "no"}:
+        return False
+    return int(value) if value.isdigit() else value
+
+
+@app.command()
+def decide(
+    policies: PoliciesOption = Path("policies"),
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Request JSON file, or - for stdin.")
+    ] = None,
+    role: Annotated[str | None, typer.Option(help="Requester's role, e.g. social_worker")] = None,
+    org: Annotated[str | None, typer.Option(help="Requester's organisation code")] = None,
+    holder: Annotated[str | None, typer.Option(help="Record holder's organisation code")] = None,
+    purpose: Annotated[str | None, typer.Option(help="Purpose, e.g. direct_care")] = None,
+    record: Annotated[str | None, typer.Option(help="Record type")] = None,
+    subject: Annotated[
+        list[str] | None,
+        typer.Option("--subject", "-s", help="About the person, name=value (repeatable)"),
+    ] = None,
+    care_team: Annotated[
+        bool, typer.Option("--care-team", help="Shorthand for --subject relationship=care_team")
+    ] = False,
+    justification: Annotated[str | None, typer.Option(help="Break-glass justification")] = None,
+    at: Annotated[str | None, typer.Option(help="ISO-8601 time of the sharing")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the contract's JSON")] = False,
+    detail: Annotated[bool, typer.Option("--detail", help="Show every matched rule")] = False,
+) -> None:
+    """Decide one request, from flags or a JSON file; a readable answer, or JSON with --json."""
+    pairs = [*(subject or []), *(["relationship=care_team"] if care_team else [])]
+    try:
+        engine = Engine.from_directory(policies)
+    except PolicyError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(1) from None
+    try:
+        request = _request_from_options(
+            file, role, org, holder, purpose, record, pairs, justification, at
+        )
+        decision = engine.decide(request)
+    except RequestError as exc:
+        err.print("[red]The request is not valid:[/red]")
+        for field, message in exc.errors:
+            err.print(f"  {escape(field)}: {escape(message)}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(decision.to_dict(), indent=2))
+    else:
+        show(decision, detail=detail or False)
+
+
+@app.command()
+def explain(
+    policies: PoliciesOption = Path("policies"),
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="Request JSON file, or - for stdin.")
+    ] = Path("-"),
+) -> None:
+    """Like decide, with every matched rule, its role and its file:line shown."""
+    decide(policies=policies, file=file, subject=None, as_json=False, detail=True)
+
+
+def show(decision: Decision, *, detail: bool) -> None:
+    """Print a decision the way a nurse reads it."""
+    if decision.effect is Effect.PERMIT:
+        out.print("[bold green]PERMITTED[/bold green]: you may share this.")
+    else:
+        out.print("[bold red]NOT PERMITTED[/bold red]: do not share this.")
+    out.print(escape(decision.rationale))
+    if decision.legal_basis:
+        out.print("\n[bold]Legal basis[/bold]")
+        for basis in decision.legal_basis:
+            summary = f" ({basis.summary})" if basis.summary else ""
+            out.print(f"  • {escape(basis.framework)} {escape(basis.provision)}{escape(summary)}")
+    if decision.obligations:
+        from igengine.vocabulary import OBLIGATIONS
+
+        out.print("\n[bold]What you must do[/bold]")
+        for code in decision.obligations:
+            out.print(f"  • {escape(OBLIGATIONS.get(code, code))} [dim]({code})[/dim]")
+    if decision.would_permit_if:
+        out.print("\n[bold]It would be permitted if[/bold]")
+        for change in decision.would_permit_if:
+            out.print("  • " + escape(", ".join(f"{k} = {v}" for k, v in change.items())))
+    if detail and decision.rules:
+        out.print("\n[bold]Rules that matched[/bold]")
+        for rule in decision.rules:
+            out.print(f"  • {rule.id} ({rule.effect}, {rule.role}) at {escape(rule.source)}")
+    out.print(f"\n[dim]policy {decision.policy_version} · decision {decision.decision_id}[/dim]")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The only module that knows durable-rules exists.
+
+durable-rules' defaults are unsafe for a decision service (measured on 2.0.28): the module-level
+host is process-global and unlocked; `post` fires only the first matching rule; per-`sid` state
+and unretracted facts accumulate; its Host starts timer threads that run actions on other
+threads. So each engine owns a private Host subclass with no timer threads, guarded by a lock;
+every match asserts one fact (which fires every matching rule) and always retracts it, on one
+fixed `sid`, so nothing is left behind between decisions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import durable_rules_engine as _dre
+from durable.engine import Host
+
+_SID = "0"
+_names = itertools.count()
+
+
+class _PrivateHost(Host):  # type: ignore[misc]
+    """A durable-rules Host that never starts its background dispatch threads."""
+
+    def _run(self) -> None:
+        # The base class starts timer threads that dispatch actions on other threads; this
+        # engine has no timers and collects matches synchronously, so it starts none.
+        return None
+
+    def get_action(self, action_name: str) -> Callable[[Any], None]:
+        # Matches are read straight off the action queue (see DurableMatcher.matching), so the
+        # Python action bodies never run.
+        return _no_action
+
+
+def _no_action(_closure: Any) -> None:
+    return None
+
+
+class MatchError(RuntimeError):
+    """durable-rules failed while matching; the caller must fail closed."""
+
+
+class DurableMatcher:
+    """A compiled pack loaded into a private durable-rules host. Thread-safe."""
+
+    def __init__(self, rulesets: dict[str, dict[str, Any]]) -> None:
+        prefix = f"ig{next(_names)}"
+        definitions = {
+            f"{prefix}.{shard}": {
+                name: {**rule, "run": name} for name, rule in rules.items()
+            }
+            for shard, rules in rulesets.items()
+        }
+        self._host = _PrivateHost()
+        self._lock = threading.Lock()
+        try:
+            self._host.register_rulesets(definitions)
+        except Exception as exc:
+            _release([self._host.get_ruleset(n)._handle for n in self._host._ruleset_directory])
+            raise MatchError(f"durable-rules could not compile the pack: {exc}") from exc
+        self._handles: dict[str, int] = {
+            shard: self._host.get_ruleset(f"{prefix}.{shard}")._handle for shard in rulesets
+        }
+        # Free the native rulesets once no decision holds this matcher any more.
+        weakref.finalize(self, _release, list(self._handles.values()))
+
+    def matching(self, shard: str, facts: dict[str, Any]) -> list[str]:
+        """Names of every rule in `shard` whose conditions the facts satisfy."""
+        handle = self._handles.get(shard)
+        if handle is None:
+            return []
+        fact = json.dumps({**facts, "sid": _SID})
+        with self._lock:
+            try:
+                return _assert_and_retract(handle, fact)
+            except Exception as exc:
+                raise MatchError(f"durable-rules failed while matching: {exc}") from exc
+
+    def live_facts(self) -> int:
+        """Facts left in any ruleset (always 0 between decisions; the benchmark checks it)."""
+        with self._lock:
+            return sum(len(json.loads(_dre.get_facts(h, _SID))) for h in self._handles.values())
+
+
+def _assert_and_retract(handle: int, fact: str) -> list[str]:
+    names: list[str] = []
+    try:
+        code, state = _dre.assert_fact(handle, fact)
+        if code == 2:
+            # Already present: an earlier failure left it behind. Clear it and match again.
+            _dre.retract_fact(handle, fact)
+            code, state = _dre.assert_fact(handle, fact)
+        if code == 0:
+            started = _dre.start_action_for_state(handle, state)
+            message: str | None = started[1] if started else None
+            while message:
+                # The action message is {"<rule name>": {...}}; only the name is needed.
+                names.append(message[2 : message.index('"', 2)])
+                message = _dre.complete_and_start_action(handle, state)
+    finally:
+        _dre.retract_fact(handle, fact)
+    return names
+
+
+def _release(handles: list[int]) -> None:
+    for handle in handles:
+        try:
+            _dre.delete_ruleset(handle)
+        except Exception:  # noqa: S110 - freeing memory at shutdown must never raise
+            pass

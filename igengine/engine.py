@@ -1,0 +1,182 @@
+"""The embedding API: load → validate → compile once, then evaluate → combine → explain per call.
+
+An Engine holds one immutable snapshot (pack + compiled matcher). `decide` reads the snapshot
+reference once, so a reload that swaps it mid-flight can never give a decision half of each pack.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from igengine import explain
+from igengine.combine import Outcome, combine
+from igengine.compile import CompiledPack, compile_pack, request_facts, rule_index
+from igengine.decision import AgreementRef, Decision, RuleRef
+from igengine.durable_host import DurableMatcher
+from igengine.policy.model import AgreementSpec
+from igengine.policy.pack import PolicyPack, Rule
+from igengine.policy.validate import load_pack
+from igengine.request import Request, RequestError, parse_request
+from igengine.vocabulary import Effect, suggest
+
+
+class AuditSink(Protocol):
+    """Where decisions are recorded. `record` must return only once the entry is durable."""
+
+    def record(self, request: Request, decision: Decision) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    pack: PolicyPack
+    matcher: DurableMatcher
+    sectors: dict[str, str]
+
+
+class Engine:
+    """Decides sharing requests against one loaded policy pack. Safe to share between threads."""
+
+    def __init__(self, pack: PolicyPack, *, audit: AuditSink | None = None) -> None:
+        self._snapshot = _build(pack)
+        self._audit = audit
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def from_directory(cls, directory: str | Path, *, audit: AuditSink | None = None) -> Engine:
+        """Load, validate and compile a pack; raises PolicyError listing every problem."""
+        return cls(load_pack(directory), audit=audit)
+
+    @property
+    def pack(self) -> PolicyPack:
+        return self._snapshot.pack
+
+    @property
+    def policy_version(self) -> str:
+        return self._snapshot.pack.version
+
+    def reload(self, directory: str | Path | None = None) -> str:
+        """Load a pack and swap it in atomically; on any error the current pack stays."""
+        with self._reload_lock:
+            new = _build(load_pack(directory or self._snapshot.pack.root))
+            self._snapshot = new
+            return new.pack.version
+
+    def decide(self, request: Request | dict[str, Any]) -> Decision:
+        """Decide one request. Raises RequestError (a ValueError) only for a malformed request;
+        any failure inside the decision gives a fail-safe deny with `error` set."""
+        parsed = parse_request(request)
+        snapshot = self._snapshot
+        _check_organisations(parsed, snapshot.pack)
+        decision_id = uuid.uuid4().hex
+        at = parsed.at or datetime.now(UTC)
+        try:
+            decision = _decide(snapshot, parsed, at, decision_id)
+        except Exception as exc:
+            decision = _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
+        if self._audit is not None:
+            try:
+                self._audit.record(parsed, decision)
+            except Exception as exc:
+                # An unrecorded decision must not be acted on: fail closed.
+                decision = _fail_safe(
+                    snapshot.pack, at, decision_id,
+                    f"the audit trail could not be written ({type(exc).__name__}: {exc})",
+                )
+        return decision
+
+    def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
+        """Every rule whose conditions the request meets, in any agreement, in pack order."""
+        parsed = parse_request(request)
+        snapshot = self._snapshot
+        _check_organisations(parsed, snapshot.pack)
+        return _matching(snapshot, parsed)
+
+
+def _build(pack: PolicyPack) -> _Snapshot:
+    compiled: CompiledPack = compile_pack(pack)
+    sectors = {code: org.sector.value for code, org in pack.organisations.items()}
+    return _Snapshot(pack, DurableMatcher(compiled.rulesets), sectors)
+
+
+def _check_organisations(request: Request, pack: PolicyPack) -> None:
+    codes = sorted(pack.organisations)
+    errors = [
+        (field, f"'{code}' is not an organisation in the loaded pack; "
+                f"{suggest(code, codes, list_all=True)}")
+        for field, code in (("requester.organisation", request.requester.organisation),
+                            ("holder.organisation", request.holder.organisation))
+        if code not in pack.organisations
+    ]
+    if errors:
+        raise RequestError(errors)
+
+
+def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
+    facts = request_facts(request, snapshot.sectors)
+    shard = CompiledPack.shard(request.record_type, request.purpose)
+    names = snapshot.matcher.matching(shard, facts)
+    return [snapshot.pack.rules[i] for i in sorted(rule_index(name) for name in names)]
+
+
+def _outcome(snapshot: _Snapshot, request: Request, at: datetime) -> Outcome:
+    return combine(_matching(snapshot, request), at.date())
+
+
+def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: str) -> Decision:
+    outcome = _outcome(snapshot, request, at)
+    changes: list[explain.Change] = []
+    if outcome.effect is Effect.DENY:
+        changes = explain.would_permit_if(
+            request, snapshot.pack, lambda changed: _outcome(snapshot, changed, at).effect
+        )
+    listed = [rule for rule, _ in outcome.roles]
+    defaults = explain.assumed(request, listed, changes)
+    decisive = outcome.decisive
+    return Decision(
+        effect=outcome.effect,
+        rationale=explain.rationale(request, snapshot.pack, outcome, at.date(), changes, defaults),
+        legal_basis=explain.legal_basis(outcome),
+        obligations=explain.obligations(outcome),
+        rules=[
+            RuleRef(id=rule.id, effect=rule.effect, source=rule.source, role=role)
+            for rule, role in outcome.roles
+        ],
+        agreement=_agreement_ref(decisive.agreement) if decisive else None,
+        would_permit_if=changes,
+        policy_version=snapshot.pack.version,
+        decision_id=decision_id,
+        at=at,
+        assumed=defaults,
+        not_in_force=[_agreement_ref(a) for a in outcome.not_in_force],
+    )
+
+
+def _fail_safe(pack: PolicyPack, at: datetime, decision_id: str, error: str) -> Decision:
+    return Decision(
+        effect=Effect.DENY,
+        rationale=explain.fail_safe_rationale(error),
+        legal_basis=[],
+        obligations=[],
+        rules=[],
+        agreement=None,
+        would_permit_if=[],
+        policy_version=pack.version,
+        decision_id=decision_id,
+        error=error,
+        at=at,
+    )
+
+
+def _agreement_ref(agreement: AgreementSpec) -> AgreementRef:
+    return AgreementRef(
+        id=agreement.id,
+        title=agreement.title,
+        start_date=agreement.start_date,
+        end_date=agreement.end_date,
+        review_date=agreement.review_date,
+    )

@@ -1,0 +1,212 @@
+"""Explain: turn an outcome into words a nurse can act on, derived from the rules and request.
+
+Nothing here is written per case: the rationale is assembled from who asked, what for, the
+deciding rule's own `because`, its legal basis, what was assumed by default, and the smallest
+changes that would permit the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from itertools import combinations
+from typing import Any
+
+from igengine.combine import Outcome
+from igengine.legal import COMMON_LAW, UK_GDPR, LegalBasis
+from igengine.policy.model import AgreementSpec
+from igengine.policy.pack import PolicyPack, Rule
+from igengine.request import SUBJECT_DEFAULT_WORDS, Request
+from igengine.vocabulary import Capacity, Consent, Effect, Relationship, RuleRole
+
+# A change to a request, as the contract shows it: {"subject.consent": "explicit"}.
+Change = dict[str, Any]
+
+# The request field each rule condition reads.
+CONDITION_FIELDS: dict[str, str] = {
+    "relationship": "subject.relationship",
+    "objection": "subject.objection",
+    "consent": "subject.consent",
+    "national_data_opt_out": "subject.national_data_opt_out",
+    "has_capacity": "subject.has_capacity",
+    "risk_of_serious_harm": "subject.risk_of_serious_harm",
+    "age_under": "subject.age",
+    "age_at_least": "subject.age",
+    "s251_support": "subject.s251_support",
+    "anonymised": "subject.anonymised",
+    "justification_given": "justification",
+}
+
+# Changes worth suggesting, with the words for each. The person's own choices (an objection,
+# a refusal, a national data opt-out) are never suggested as something to change.
+_SUGGESTIONS: dict[str, list[tuple[Any, str]]] = {
+    "subject.relationship": [
+        (Relationship.CARE_TEAM, "the requester is in the person's care team")
+    ],
+    "subject.consent": [(Consent.EXPLICIT, "the person gives explicit consent")],
+    "subject.s251_support": [(True, "the use has section 251 (Confidentiality Advisory Group) "
+                              "support")],
+    "subject.anonymised": [(True, "the information is anonymised")],
+    "subject.risk_of_serious_harm": [(True, "there is a risk of serious harm to the person or "
+                                      "others")],
+    "subject.has_capacity": [(Capacity.FALSE, "the person lacks capacity for this "
+                              "decision")],
+    "justification": [("(your reason for breaking the glass)", "a justification is recorded")],
+}
+
+
+def legal_basis(outcome: Outcome) -> list[LegalBasis]:
+    return list(outcome.decisive.legal_basis) if outcome.decisive else []
+
+
+def obligations(outcome: Outcome) -> list[str]:
+    return list(outcome.decisive.spec.obligations) if outcome.decisive else []
+
+
+def would_permit_if(
+    request: Request, pack: PolicyPack, effect_of: Callable[[Request], Effect]
+) -> list[Change]:
+    """The smallest changes (one field, else two) to the request that the pack would permit."""
+    tested = {CONDITION_FIELDS[name] for name in pack.tested_fields()}
+    candidates = [
+        (name, value)
+        for name, options in _SUGGESTIONS.items()
+        if name in tested
+        for value, _ in options
+        if _current(request, name) != value
+    ]
+    for size in (1, 2):
+        found = [
+            dict(combo)
+            for combo in combinations(candidates, size)
+            if len({name for name, _ in combo}) == size
+            and effect_of(_changed(request, dict(combo))) is Effect.PERMIT
+        ]
+        if found:
+            return found
+    return []
+
+
+def _current(request: Request, name: str) -> Any:
+    if name == "justification":
+        return "(your reason for breaking the glass)" if request.justified else None
+    return getattr(request.subject, name.split(".", 1)[1])
+
+
+def _changed(request: Request, change: Change) -> Request:
+    subject = {k.split(".", 1)[1]: v for k, v in change.items() if k.startswith("subject.")}
+    update: dict[str, Any] = {"subject": request.subject.model_copy(update=subject)}
+    if "justification" in change:
+        update["justification"] = change["justification"]
+    # Values come from the vocabulary enums above, so the copy needs no re-validation.
+    return request.model_copy(update=update)
+
+
+def assumed(request: Request, rules: Iterable[Rule], changes: list[Change]) -> list[str]:
+    """Defaults the answer relied on: fields not given that the listed rules (or suggested
+    changes) depend on."""
+    given = request.subject.model_fields_set
+    relied = {CONDITION_FIELDS[name] for rule in rules for name in rule.conditions}
+    relied |= {name for change in changes for name in change}
+    return [
+        words
+        for field, words in SUBJECT_DEFAULT_WORDS.items()
+        if f"subject.{field}" in relied and field not in given
+    ]
+
+
+def rationale(
+    request: Request,
+    pack: PolicyPack,
+    outcome: Outcome,
+    on: date,
+    changes: list[Change],
+    defaults: list[str],
+) -> str:
+    asked = _asked(request, pack)
+    decisive = outcome.decisive
+    if decisive is None:
+        text = (
+            f"Not permitted: no data-sharing agreement covers {asked}; ask your IG lead or "
+            "Caldicott Guardian."
+        )
+        text += "".join(_not_in_force(a, on) for a in outcome.not_in_force)
+    elif outcome.effect is Effect.PERMIT:
+        text = (
+            f"Permitted: {asked} is allowed. {_sentence(decisive.spec.because)} "
+            f"Agreement: {decisive.agreement.title} (rule {decisive.id}). "
+            f"Basis: {_basis_words(b for b in decisive.legal_basis if b.framework in _CORE)}."
+        )
+        for deny in outcome.with_role(RuleRole.OVERRIDDEN):
+            text += f" This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
+    else:
+        text = (
+            f"Not permitted: {asked} is not allowed. {_sentence(decisive.spec.because)} "
+            f"(rule {decisive.id}, {decisive.agreement.title})."
+        )
+        basis = _basis_words(decisive.legal_basis)
+        if basis:
+            text += f" Grounds: {basis}."
+        for permit in outcome.with_role(RuleRole.OVERRIDDEN):
+            text += f" Rule {permit.id} would otherwise allow it but does not override this."
+    if changes:
+        text += " It would be permitted if " + " or ".join(_change_words(c) for c in changes)
+        text += "."
+    if defaults:
+        text += " Assumed because the request did not say: " + "; ".join(defaults) + "."
+    return text
+
+
+def fail_safe_rationale(error: str) -> str:
+    return (
+        "Fail-safe deny: igengine could not reach a decision, so the answer is deny. Do not "
+        "share on the strength of this answer; ask your IG lead or Caldicott Guardian. "
+        f"(Error: {error})"
+    )
+
+
+def _asked(request: Request, pack: PolicyPack) -> str:
+    requester = pack.organisations[request.requester.organisation]
+    holder = pack.organisations[request.holder.organisation]
+    return (
+        f"a {request.requester.role.label} at {requester.name} receiving the "
+        f"{request.record_type.label} held by {holder.name} for {request.purpose.label}"
+    )
+
+
+def _not_in_force(agreement: AgreementSpec, on: date) -> str:
+    when = "ended on " + str(agreement.end_date) if on > agreement.end_date else (
+        "does not start until " + str(agreement.start_date)
+    )
+    return (
+        f" The agreement '{agreement.title}' ({agreement.id}) would have applied, but it "
+        f"{when} and was not in force on {on}."
+    )
+
+
+_CORE = {UK_GDPR, COMMON_LAW}
+
+
+def _basis_words(basis: Iterable[LegalBasis]) -> str:
+    words = []
+    for item in basis:
+        if item.framework == UK_GDPR:
+            words.append(f"UK GDPR {item.provision} ({item.summary})")
+        elif item.framework == COMMON_LAW:
+            words.append(f"common law: {item.provision}")
+        else:
+            summary = f" ({item.summary})" if item.summary else ""
+            words.append(f"{item.framework} {item.provision}{summary}")
+    return "; ".join(words)
+
+
+def _change_words(change: Change) -> str:
+    words = []
+    for name, value in change.items():
+        words += [text for v, text in _SUGGESTIONS[name] if v == value]
+    return " and ".join(words)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."

@@ -1,0 +1,115 @@
+"""Load: the YAML files of a pack directory into pydantic models, with file:line for each value."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from igengine.policy.errors import PolicyIssue
+from igengine.policy.model import FIELD_NAMES, AgreementSpec, PackFile
+from igengine.policy.yamlsource import Path as YPath
+from igengine.policy.yamlsource import YamlProblem, line_of, load_with_lines
+from igengine.vocabulary import suggest
+
+
+@dataclass
+class SourceFile:
+    """One parsed file: its display name and the line of every value in it."""
+
+    display: str
+    lines: dict[YPath, int]
+
+    def issue(self, path: YPath, message: str) -> PolicyIssue:
+        return PolicyIssue(self.display, line_of(self.lines, path), _dotted(path), message)
+
+
+@dataclass
+class LoadedFiles:
+    agreements: list[tuple[AgreementSpec, SourceFile]] = field(default_factory=list)
+    definitions: list[tuple[PackFile, SourceFile]] = field(default_factory=list)
+    issues: list[PolicyIssue] = field(default_factory=list)
+    version: str = ""
+
+
+def load_directory(root: Path) -> LoadedFiles:
+    """Parse every .yaml/.yml file under `root`, collecting every problem rather than stopping."""
+    result = LoadedFiles()
+    files = sorted(p for p in root.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+    digest = hashlib.sha256()
+    if not files:
+        result.issues.append(
+            PolicyIssue(str(root), 0, "(pack)", "no .yaml policy files found in this directory")
+        )
+    for path in files:
+        raw = path.read_bytes()
+        relative = path.relative_to(root).as_posix()
+        digest.update(relative.encode() + b"\0" + raw + b"\0")
+        _load_file(raw.decode("utf-8", errors="replace"), f"{root.name}/{relative}", result)
+    result.version = "sha256:" + digest.hexdigest()
+    return result
+
+
+def _load_file(text: str, display: str, into: LoadedFiles) -> None:
+    try:
+        data, lines = load_with_lines(text)
+    except YamlProblem as exc:
+        into.issues.append(PolicyIssue(display, exc.line, "(file)", str(exc)))
+        return
+    source = SourceFile(display, lines)
+    if not isinstance(data, dict):
+        into.issues.append(
+            source.issue((), "expected a YAML mapping: an agreement (id, title, parties, rules ...) "
+                         "or shared definitions (organisations, obligations)")
+        )
+        return
+    if "rules" in data or "id" in data:
+        agreement = _validated(AgreementSpec, data, source, into.issues)
+        if agreement is not None:
+            into.agreements.append((agreement, source))
+    else:
+        definitions = _validated(PackFile, data, source, into.issues)
+        if definitions is not None:
+            into.definitions.append((definitions, source))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(
+    model: type[M], data: dict[str, Any], source: SourceFile, issues: list[PolicyIssue]
+) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            issues.append(source.issue(tuple(err["loc"]), _message(err)))
+        return None
+
+
+def _message(err: Any) -> str:
+    kind, value = err["type"], err.get("input")
+    if kind == "enum":
+        choices = re.findall(r"'([^']+)'", err.get("ctx", {}).get("expected", ""))
+        return f"'{value}' is not a known code; {suggest(str(value), choices)}"
+    if kind == "missing":
+        return f"is required; add `{err['loc'][-1]}:` here"
+    if kind == "extra_forbidden":
+        name = str(err["loc"][-1])
+        return f"'{name}' is not a field here; {suggest(name, sorted(FIELD_NAMES))}"
+    if kind.startswith("date"):
+        return f"'{value}' is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01"
+    if kind == "string_pattern_mismatch":
+        return f"'{value}' is not a valid id; use lower-case letters, digits, '-' and '_'"
+    return str(err["msg"])
+
+
+def _dotted(path: YPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(file)"

@@ -1,0 +1,160 @@
+"""What a policy file may say, as pydantic models (the shapes only; cross-checks are in validate)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from igengine.legal import LegalBasis
+from igengine.vocabulary import (
+    Capacity,
+    Consent,
+    Effect,
+    Purpose,
+    RecordType,
+    Relationship,
+    Role,
+    Sector,
+)
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _as_list(value: Any) -> Any:
+    """Let an IG officer write `roles: gp` as well as `roles: [gp, practice_nurse]`."""
+    if value is None or isinstance(value, list):
+        return value
+    return [value]
+
+
+class Organisation(_Policy):
+    code: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    sector: Sector
+
+
+class Requesting(_Policy):
+    """Who may ask. Every list given must contain the requester; an omitted list allows any."""
+
+    roles: list[Role] = []
+    sectors: list[Sector] = []
+    organisations: list[str] = []
+
+    _lists = field_validator("roles", "sectors", "organisations", mode="before")(_as_list)
+
+
+class Holding(_Policy):
+    """Which record holders the rule covers."""
+
+    sectors: list[Sector] = []
+    organisations: list[str] = []
+
+    _lists = field_validator("sectors", "organisations", mode="before")(_as_list)
+
+
+class Conditions(_Policy):
+    """Conditions about the person and the request. An omitted condition is not tested."""
+
+    relationship: list[Relationship] | None = None
+    objection: bool | None = None
+    consent: list[Consent] | None = None
+    national_data_opt_out: bool | None = None
+    has_capacity: list[Capacity] | None = None
+    risk_of_serious_harm: bool | None = None
+    age_under: int | None = Field(default=None, ge=0, le=130)
+    age_at_least: int | None = Field(default=None, ge=0, le=130)
+    s251_support: bool | None = None
+    anonymised: bool | None = None
+    justification_given: bool | None = None
+
+    _lists = field_validator("relationship", "consent", mode="before")(_as_list)
+
+    @field_validator("has_capacity", mode="before")
+    @classmethod
+    def _capacity(cls, value: Any) -> Any:
+        # YAML reads `has_capacity: false` as a boolean; the code is the string "false".
+        items = _as_list(value)
+        if items is None:
+            return None
+        return [("true" if v else "false") if isinstance(v, bool) else v for v in items]
+
+    def tested(self) -> dict[str, Any]:
+        """The conditions this rule actually tests."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class LegalBasisSpec(_Policy):
+    """A rule's legal basis, by the short codes in igengine.legal (or a provision written out)."""
+
+    article_6: str | None = None
+    article_9: str | None = None
+    common_law: str | None = None
+    statutes: list[str | LegalBasis] = []
+    caldicott: list[int] = []
+
+    _lists = field_validator("statutes", "caldicott", mode="before")(_as_list)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.article_6 or self.article_9 or self.common_law or self.statutes or self.caldicott
+        )
+
+
+class RuleSpec(_Policy):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    effect: Effect
+    because: str = Field(min_length=1)
+    requester: Requesting = Requesting()
+    holder: Holding = Holding()
+    purposes: list[Purpose] = []
+    records: list[RecordType] = []
+    when: Conditions = Conditions()
+    legal_basis: LegalBasisSpec = LegalBasisSpec()
+    obligations: list[str] = []
+    overrides: list[str] = []
+
+    _lists = field_validator("purposes", "records", "obligations", "overrides", mode="before")(
+        _as_list
+    )
+
+
+class AgreementSpec(_Policy):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    summary: str | None = None
+    parties: list[str] = Field(min_length=1)
+    purposes: list[Purpose] = Field(min_length=1)
+    start_date: date
+    end_date: date
+    review_date: date
+    rules: list[RuleSpec] = Field(min_length=1)
+
+    _lists = field_validator("parties", "purposes", mode="before")(_as_list)
+
+
+class PackFile(_Policy):
+    """A file of shared definitions: the organisations, and any local obligation codes."""
+
+    organisations: list[Organisation] = []
+    obligations: dict[str, str] = {}
+
+
+FIELD_NAMES: set[str] = {
+    name
+    for model in (
+        Organisation,
+        Requesting,
+        Holding,
+        Conditions,
+        LegalBasisSpec,
+        RuleSpec,
+        AgreementSpec,
+        PackFile,
+    )
+    for name in model.model_fields
+}

@@ -1,0 +1,54 @@
+"""A validated pack: what the compiler and the combiner work from. Immutable once built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from igengine.legal import LegalBasis
+from igengine.policy.model import AgreementSpec, Organisation, RuleSpec
+from igengine.vocabulary import Effect, Purpose
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule with everything resolved: qualified id, source, purposes, parties, legal basis."""
+
+    index: int
+    id: str
+    spec: RuleSpec
+    agreement: AgreementSpec
+    source: str
+    purposes: frozenset[Purpose]
+    parties: frozenset[str]
+    overrides: frozenset[str]
+    legal_basis: tuple[LegalBasis, ...]
+
+    @property
+    def effect(self) -> Effect:
+        return self.spec.effect
+
+    @property
+    def conditions(self) -> dict[str, Any]:
+        return self.spec.when.tested()
+
+    def in_force(self, on: date) -> bool:
+        return self.agreement.start_date <= on <= self.agreement.end_date
+
+
+@dataclass(frozen=True)
+class PolicyPack:
+    root: str
+    version: str
+    organisations: dict[str, Organisation]
+    agreements: tuple[AgreementSpec, ...]
+    rules: tuple[Rule, ...]
+    obligations: dict[str, str]
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
+
+    def tested_fields(self) -> set[str]:
+        """The request conditions some rule in the pack tests (what would_permit_if searches)."""
+        return {name for rule in self.rules for name in rule.conditions}
