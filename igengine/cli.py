@@ -90,8 +90,9 @@ def _subject(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise RequestError([(f"subject.{pair}", "write it as name=value, e.g. "
-                                                     "relationship=care_team")])
+            raise RequestError(
+                [(f"subject.{pair}", "write it as name=value, e.g. relationship=care_team")]
+            )
         subject[name.strip()] = _scalar(value.strip())
     return subject
 
@@ -189,6 +190,89 @@ def show(decision: Decision, *, detail: bool) -> None:
         for rule in decision.rules:
             out.print(f"  • {rule.id} ({rule.effect}, {rule.role}) at {escape(rule.source)}")
     out.print(f"\n[dim]policy {decision.policy_version} · decision {decision.decision_id}[/dim]")
+
+
+@app.command()
+def serve(
+    policies: PoliciesOption = Path("policies"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (about one per core).")] = 1,
+    audit: Annotated[
+        str | None, typer.Option(help="Audit store URL (sqlite:///... or postgresql://...).")
+    ] = None,
+    no_audit: Annotated[
+        bool, typer.Option("--no-audit", help="Do not record decisions (benchmarks only).")
+    ] = False,
+    audit_hmac_key: Annotated[
+        Path | None, typer.Option(help="Key file for pseudonymising people in the trail.")
+    ] = None,
+    audit_signing_key: Annotated[
+        Path | None, typer.Option(help="Ed25519 key file that signs audit checkpoints.")
+    ] = None,
+    keys_file: Annotated[
+        Path | None, typer.Option(help="API keys file (make keys with `igengine api-key`).")
+    ] = None,
+    jwt_public_key: Annotated[
+        Path | None, typer.Option(help="PEM public key of the bearer-token issuer.")
+    ] = None,
+    jwt_issuer: Annotated[str | None, typer.Option(help="Required `iss` of tokens.")] = None,
+    jwt_audience: Annotated[str | None, typer.Option(help="Required `aud` of tokens.")] = None,
+    jwt_required: Annotated[
+        bool, typer.Option(help="Take the requester only from a verified bearer token.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the HTTP service and the frontline page (settings also from IGENGINE_* variables)."""
+    from service.run import prepare
+    from service.run import serve as run_service
+    from service.settings import Settings, SettingsError
+
+    given: dict[str, object] = {
+        "policies": policies,
+        "audit_url": None if no_audit else audit,
+        "hmac_key": audit_hmac_key,
+        "signing_key": audit_signing_key,
+        "keys_file": keys_file,
+        "jwt_public_key": jwt_public_key,
+        "jwt_issuer": jwt_issuer,
+        "jwt_audience": jwt_audience,
+    }
+    try:
+        settings = Settings.from_env().with_changes(
+            **{name: value for name, value in given.items() if value is not None}
+        )
+        if no_audit:
+            settings = settings.with_changes(audit_url=None)
+        if jwt_required:
+            settings = settings.with_changes(jwt_required=True)
+        settings = prepare(settings)
+    except (PolicyError, SettingsError) as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(1) from None
+    run_service(settings, host=host, port=port, workers=workers, log_level=log_level)
+
+
+@app.command("api-key")
+def api_key(
+    name: Annotated[str, typer.Argument(help="Who the key is for, e.g. ward-ehr or ig-lead.")],
+    keys_file: Annotated[Path, typer.Option(help="The keys file to add it to.")] = Path(
+        "keys.toml"
+    ),
+    admin: Annotated[bool, typer.Option(help="May also reload policies.")] = False,
+) -> None:
+    """Make an API key for the service: its digest goes in the keys file, the key is shown once."""
+    from service.auth import Access
+    from service.run import add_key
+    from service.settings import SettingsError
+
+    try:
+        key = add_key(keys_file, name, Access.ADMIN if admin else Access.CALLER)
+    except SettingsError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(1) from None
+    err.print(f"Added '{escape(name)}' to {keys_file}. The key (shown only now):")
+    print(key)
 
 
 def main() -> None:

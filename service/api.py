@@ -1,0 +1,150 @@
+"""The JSON endpoints: decisions (contract and AuthZEN shapes), policies, health, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Response
+from fastapi import Request as HttpRequest
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from igengine import PolicyError, RequestError
+from igengine.policy.pack import PolicyPack
+from service import authzen
+from service.auth import Access
+from service.metrics import CONTENT_TYPE
+from service.state import state_of
+
+router = APIRouter()
+
+_REQUEST_DOC = "A sharing request in the shape of the decision contract (see the README)."
+_AUTHZEN_DOC = "An OpenID AuthZEN 1.0 access evaluation request (see the README for the mapping)."
+
+
+@router.post("/v1/decisions", summary="Decide one sharing request")
+async def decisions(
+    request: HttpRequest, body: dict[str, Any] = Body(..., description=_REQUEST_DOC)
+) -> Response:
+    state = state_of(request)
+    principal = state.authenticate(request)
+    decision = await state.decide(body, principal, "decisions")
+    return Response(decision.model_dump_json(), media_type="application/json")
+
+
+@router.post("/access/v1/evaluation", summary="AuthZEN access evaluation")
+async def evaluation(
+    request: HttpRequest, body: dict[str, Any] = Body(..., description=_AUTHZEN_DOC)
+) -> Response:
+    state = state_of(request)
+    principal = state.authenticate(request)
+    echo = _request_id(request)
+    try:
+        decision = await state.decide(authzen.to_request(body), principal, "authzen")
+    except RequestError as exc:
+        # AuthZEN answers a malformed request with 400, naming the fields the caller sent.
+        errors = authzen.authzen_errors(exc.errors)
+        return JSONResponse(malformed_body(errors), status_code=400, headers=echo)
+    return JSONResponse(authzen.to_response(decision), headers=echo)
+
+
+def _request_id(request: HttpRequest) -> dict[str, str]:
+    # AuthZEN: a PDP echoes the caller's X-Request-ID.
+    value = request.headers.get("x-request-id")
+    return {"X-Request-ID": value} if value else {}
+
+
+def malformed_body(errors: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "error": "the request is not valid",
+        "errors": [{"field": field, "message": message} for field, message in errors],
+    }
+
+
+@router.get("/v1/policies", summary="The loaded policy pack")
+async def policies(request: HttpRequest) -> dict[str, Any]:
+    state = state_of(request)
+    state.authenticate(request)
+    return describe_pack(state.engine.pack)
+
+
+def describe_pack(pack: PolicyPack) -> dict[str, Any]:
+    return {
+        "version": pack.version,
+        "rules": len(pack.rules),
+        "organisations": [
+            {"code": org.code, "name": org.name, "sector": org.sector.value}
+            for org in pack.organisations.values()
+        ],
+        "agreements": [
+            {
+                "id": agreement.id,
+                "title": agreement.title,
+                "owner": agreement.owner,
+                "start_date": agreement.start_date.isoformat(),
+                "end_date": agreement.end_date.isoformat(),
+                "review_date": agreement.review_date.isoformat(),
+                "rules": len(agreement.rules),
+            }
+            for agreement in pack.agreements
+        ],
+        "obligations": pack.obligations,
+    }
+
+
+@router.post("/v1/policies/reload", summary="Reload the policy pack (admin)")
+async def reload(request: HttpRequest) -> Response:
+    state = state_of(request)
+    state.authenticate(request, Access.ADMIN)
+    previous = state.engine.pack.version
+    try:
+        version = await run_in_threadpool(state.engine.reload)
+    except PolicyError as exc:
+        state.metrics.reloads.labels(result="failed").inc()
+        body = {
+            "error": "the policy pack has problems, so it was not loaded; the previous pack "
+            "is still in use",
+            "policy_version": previous,
+            "problems": [str(issue) for issue in exc.issues],
+        }
+        return JSONResponse(body, status_code=422)
+    state.metrics.reloads.labels(result="ok").inc()
+    state.metrics.rules_loaded.set(len(state.engine.pack.rules))
+    return JSONResponse(
+        {"policy_version": version, "previous_version": previous, "changed": version != previous}
+    )
+
+
+@router.get("/healthz", summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Policies loaded and the audit trail writable")
+async def readyz(request: HttpRequest) -> JSONResponse:
+    state = state_of(request)
+    checks = {"policies": f"loaded ({state.engine.pack.version})"}
+    ready = True
+    if state.trail is None:
+        checks["audit"] = "off (decisions are not recorded)"
+    else:
+        writable = await run_in_threadpool(_writable, state.trail)
+        checks["audit"] = "writable" if writable else "NOT writable: decisions will get 503"
+        ready = writable
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def _writable(trail: Any) -> bool:
+    # Any failure to answer counts as not writable: readiness must fail closed too.
+    try:
+        return bool(trail.writable())
+    except Exception:
+        return False
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(request: HttpRequest) -> Response:
+    return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE)

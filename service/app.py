@@ -1,0 +1,174 @@
+"""The FastAPI app: `create_app(settings)` wires the engine, audit trail, keys and routes.
+
+Fails closed at start: a broken pack, an unreadable keys file or an audit trail that cannot be
+opened stops the service from starting rather than serving unrecorded or unauthenticated answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi import Request as HttpRequest
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from igengine import Engine, RequestError
+from service import api, page
+from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
+from service.decisions import Trail, WatchedTrail, Withheld
+from service.metrics import Metrics
+from service.settings import Settings, SettingsError
+from service.state import Forbidden, ServiceState, state_of
+
+log = logging.getLogger("igengine.service")
+
+
+def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
+    """The service for `settings`. `trail` replaces the one `settings.audit_url` would open
+    (tests use it to make the audit store fail)."""
+    metrics = Metrics()
+    verifier = _verifier(settings)
+    keys = KeyStore.load(settings.keys_file, settings.extra_admin_hashes)
+    if len(keys) == 0 and verifier is None:
+        raise SettingsError(
+            "no API keys and no token issuer are configured, so nobody could call the service; "
+            "give --keys-file (see `igengine api-key`) or --jwt-public-key"
+        )
+    if trail is None and settings.audit_url is not None:
+        trail = open_trail(settings)
+    if trail is None:
+        log.warning("the audit trail is OFF: decisions are not recorded")
+    watch = WatchedTrail(trail, metrics) if trail is not None else None
+    engine = Engine.from_directory(settings.policies, audit=watch)
+    metrics.rules_loaded.set(len(engine.pack.rules))
+    state = ServiceState(
+        settings=settings,
+        engine=engine,
+        trail=trail,
+        watch=watch,
+        keys=keys,
+        verifier=verifier,
+        sessions=Sessions(settings.session_secret),
+        metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if state.trail is not None:
+            # Closing writes the final signed checkpoint.
+            state.trail.close()
+
+    app = FastAPI(
+        title="igengine",
+        summary="Can I share this? Explained, recorded answers from data-sharing agreements.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.igengine = state
+    app.include_router(api.router)
+    app.include_router(page.router)
+    _add_error_handlers(app)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory `igengine serve` runs in each worker (settings from IGENGINE_*)."""
+    return create_app(Settings.from_env())
+
+
+def open_trail(settings: Settings) -> Trail:
+    # Imported here so that a service with the audit off never touches the audit package.
+    from igengine.audit import AuditTrail
+
+    assert settings.audit_url is not None
+    trail: Trail = AuditTrail.open(
+        settings.audit_url,
+        hmac_key_path=settings.hmac_key,
+        signing_key_path=settings.signing_key,
+        checkpoint_every=settings.checkpoint_every,
+    )
+    return trail
+
+
+def _verifier(settings: Settings) -> TokenVerifier | None:
+    if settings.jwt_public_key is None:
+        if settings.jwt_required:
+            raise SettingsError("jwt_required needs a token issuer key (--jwt-public-key)")
+        return None
+    return TokenVerifier.from_path(
+        settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AuthError, _unauthenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(RequestError, _malformed)
+    app.add_exception_handler(RequestValidationError, _framework_malformed)
+    app.add_exception_handler(Withheld, _withheld)
+
+
+async def _unauthenticated(request: HttpRequest, exc: Exception) -> JSONResponse:
+    state_of(request).metrics.rejected.labels(status="401").inc()
+    return JSONResponse(
+        {"error": f"not authenticated: {exc}"},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="igengine", ApiKey header="X-API-Key"'},
+    )
+
+
+async def _forbidden(request: HttpRequest, exc: Exception) -> JSONResponse:
+    state_of(request).metrics.rejected.labels(status="403").inc()
+    return JSONResponse({"error": f"not allowed: {exc}"}, status_code=403)
+
+
+async def _malformed(request: HttpRequest, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestError)
+    return _malformed_response(request, exc.errors)
+
+
+async def _framework_malformed(request: HttpRequest, exc: Exception) -> JSONResponse:
+    """FastAPI's own body checks (not JSON, not an object) in the same shape as ours."""
+    assert isinstance(exc, RequestValidationError)
+    return _malformed_response(request, [_framework_error(err) for err in exc.errors()])
+
+
+def _framework_error(err: Any) -> tuple[str, str]:
+    # FastAPI locates errors as ("body", ...); the caller thinks of the body as "request".
+    loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+    kind = err.get("type", "")
+    if kind == "json_invalid":
+        detail = err.get("ctx", {}).get("error", "")
+        return "request", f"is not valid JSON ({detail})" if detail else "is not valid JSON"
+    if kind == "dict_type":
+        return ".".join(loc) or "request", "expected a JSON object"
+    if kind == "missing":
+        return ".".join(loc) or "request", "is required (send a JSON object)"
+    return ".".join(loc) or "request", str(err.get("msg", "is not valid"))
+
+
+def _malformed_response(request: HttpRequest, errors: list[tuple[str, str]]) -> JSONResponse:
+    # AuthZEN's binding answers malformed requests with 400; our own API uses 422.
+    status = 400 if request.url.path.startswith("/access/") else 422
+    state_of(request).metrics.rejected.labels(status=str(status)).inc()
+    return JSONResponse(api.malformed_body(errors), status_code=status)
+
+
+async def _withheld(request: HttpRequest, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Withheld)
+    log.error("decision %s withheld: audit trail write failed: %s", exc.decision_id, exc.reason)
+    return JSONResponse(
+        {
+            "error": "the audit trail could not be written, so no decision is given: do not "
+            "share on the strength of this call; try again shortly, and tell your IG lead or "
+            "system administrator if it keeps happening",
+            "decision_id": exc.decision_id,
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )

@@ -1,0 +1,106 @@
+"""What the service is configured with, from the environment (IGENGINE_*) or `igengine serve`.
+
+Settings travel to uvicorn's worker processes as environment variables, so `from_env` and
+`to_env` are exact inverses: every worker of one `serve` sees the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DEFAULT_AUDIT_URL = "sqlite:///audit/igengine.db"
+PREFIX = "IGENGINE_"
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `create_app` needs. Paths may be relative to the working directory."""
+
+    policies: Path = Path("policies")
+    # None turns the audit trail off (benchmarks only; the service warns about it).
+    audit_url: str | None = DEFAULT_AUDIT_URL
+    hmac_key: Path = Path("audit/hmac.key")
+    signing_key: Path | None = Path("audit/signing.key")
+    checkpoint_every: int = 1000
+    # API keys file (TOML, hashed keys). Without one, `serve` makes a one-off admin key.
+    keys_file: Path | None = None
+    # SHA-256 hex digests of extra admin keys, e.g. the one-off key `serve` prints.
+    extra_admin_hashes: tuple[str, ...] = ()
+    jwt_public_key: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # When true, the requester's role and organisation must come from a verified token.
+    jwt_required: bool = False
+    # Signs the page's session cookies; all workers of one service must share it.
+    session_secret: str = ""
+    # Set Secure on the page's cookie (turn on behind HTTPS).
+    secure_cookies: bool = False
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as IGENGINE_* variables (unset optional values are left out)."""
+        env: dict[str, str] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            name = PREFIX + item.name.upper()
+            if value is None:
+                env[name] = ""
+            elif isinstance(value, bool):
+                env[name] = "1" if value else "0"
+            elif isinstance(value, tuple):
+                env[name] = ",".join(value)
+            else:
+                env[name] = str(value)
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read IGENGINE_* variables; an empty value means 'none' for optional settings."""
+        source = os.environ if environ is None else environ
+        base = cls()
+        values: dict[str, object] = {}
+        for item in fields(cls):
+            raw = source.get(PREFIX + item.name.upper())
+            if raw is None:
+                continue
+            values[item.name] = _parse(item.name, raw, getattr(base, item.name))
+        return replace(base, **values)  # type: ignore[arg-type]
+
+
+_OPTIONAL = {
+    "audit_url",
+    "signing_key",
+    "keys_file",
+    "jwt_public_key",
+    "jwt_issuer",
+    "jwt_audience",
+}
+_PATHS = {"policies", "hmac_key", "signing_key", "keys_file", "jwt_public_key"}
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    raw = raw.strip()
+    if name in _OPTIONAL and raw == "":
+        return None
+    if name in _PATHS:
+        return Path(raw)
+    if isinstance(default, bool):
+        if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+            raise SettingsError(f"{PREFIX}{name.upper()}: '{raw}' is not true or false")
+        return raw.lower() in {"1", "true", "yes"}
+    if isinstance(default, int):
+        if not raw.isdigit() or int(raw) < 1:
+            raise SettingsError(f"{PREFIX}{name.upper()}: '{raw}' is not a positive whole number")
+        return int(raw)
+    if isinstance(default, tuple):
+        return tuple(part for part in raw.split(",") if part)
+    return raw
