@@ -48,6 +48,9 @@ COMMON_LAW_BASES: dict[str, str] = {
     "public_interest": "overriding public interest",
     "legal_requirement": "legal requirement (statute or court order)",
     "s251_support": "section 251 support (NHS Act 2006)",
+    # A person who lacks capacity can neither consent nor imply consent; sharing for their care
+    # rests on their best interests (Mental Capacity Act 2005 s4), not on a fiction of consent.
+    "best_interests": "best interests of a person who lacks capacity (Mental Capacity Act 2005)",
     "not_confidential": "does not apply: the information is anonymised",
 }
 
