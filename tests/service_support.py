@@ -1,0 +1,128 @@
+"""Shared set-up for the service tests: keys, settings, requests, a controllable audit trail,
+and a real uvicorn process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from igengine import Decision, Request
+from service import Settings
+from service.auth import Access, digest, key_entry
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+CALLER_KEY = "igk_test_caller_key_0123456789"
+ADMIN_KEY = "igk_test_admin_key_9876543210"
+
+
+def capacity_request(**subject: Any) -> dict[str, Any]:
+    """The social worker asking the hospital for a capacity assessment (scenario 1)."""
+    return {
+        "requester": {"role": "social_worker", "organisation": "NGCC"},
+        "holder": {"organisation": "RNG"},
+        "purpose": "direct_care",
+        "record_type": "capacity_assessment",
+        "subject": subject or {"relationship": "care_team"},
+    }
+
+
+def write_keys(path: Path) -> Path:
+    path.write_text(
+        key_entry("ward-ehr", Access.CALLER, digest(CALLER_KEY))
+        + key_entry("ig-lead", Access.ADMIN, digest(ADMIN_KEY))
+    )
+    return path
+
+
+def settings(tmp_path: Path, **changes: Any) -> Settings:
+    base = Settings(
+        policies=POLICIES,
+        audit_url=None,
+        keys_file=write_keys(tmp_path / "keys.toml"),
+        session_secret="test-session-secret",
+    )
+    return base.with_changes(**changes)
+
+
+class FakeTrail:
+    """Stands in for igengine.audit.AuditTrail where a test needs the store to fail."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Request, Decision]] = []
+        self.failing = False
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def record(self, request: Request, decision: Decision) -> None:
+        if self.failing:
+            raise OSError("disk I/O error (the test made the audit store fail)")
+        with self._lock:
+            self.entries.append((request, decision))
+
+    def writable(self) -> bool:
+        return not self.failing
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_service(
+    settings: Settings, *, workers: int = 1, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The real service under uvicorn in a child process; yields its base URL and process."""
+    port = free_port()
+    env = {**os.environ, **settings.to_env()}
+    command = [
+        sys.executable, "-m", "uvicorn", "service.app:create_app_from_env", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    out = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service exited with code {process.returncode} at start")
+        try:
+            if httpx.get(base + "/healthz", timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the service did not answer /healthz within {timeout} s")

@@ -1,0 +1,320 @@
+"""The JSON API: contract shapes, AuthZEN, policies and reload, health, metrics, 401/403/422/503."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from service_support import ADMIN_KEY, CALLER_KEY, POLICIES, FakeTrail, capacity_request, settings
+
+from service import create_app
+
+CALLER = {"X-API-Key": CALLER_KEY}
+ADMIN = {"X-API-Key": ADMIN_KEY}
+
+
+@pytest.fixture
+def trail() -> FakeTrail:
+    return FakeTrail()
+
+
+@pytest.fixture
+def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
+    return TestClient(create_app(settings(tmp_path), trail=trail))
+
+
+def test_a_permit_in_the_contract_shape_recorded_before_it_is_returned(
+    client: TestClient, trail: FakeTrail
+) -> None:
+    response = client.post("/v1/decisions", json=capacity_request(), headers=CALLER)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["effect"] == "permit"
+    assert "Article 9(2)(h)" in {basis["provision"] for basis in body["legal_basis"]}
+    assert body["obligations"] == ["share_minimum_necessary", "record_disclosure"]
+    assert body["rules"][0]["role"] == "decisive"
+    assert body["error"] is None
+    assert [d.decision_id for _, d in trail.entries] == [body["decision_id"]]
+
+
+def test_a_deny_says_what_would_permit_it(client: TestClient) -> None:
+    body = client.post(
+        "/v1/decisions", json=capacity_request(relationship="none"), headers=CALLER
+    ).json()
+    assert body["effect"] == "deny"
+    assert body["would_permit_if"] == [{"subject.relationship": "care_team"}]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "igk_not_a_key"}, {"Authorization": "Basic abc"}],
+    ids=["no key", "unknown key", "not a bearer"],
+)
+def test_unauthenticated_calls_get_401(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.post("/v1/decisions", json=capacity_request(), headers=headers)
+    assert response.status_code == 401
+    assert "not authenticated" in response.json()["error"]
+    assert "X-API-Key" in response.headers["www-authenticate"]
+    for path in ("/v1/policies", "/v1/policies/reload"):
+        call = client.get if path == "/v1/policies" else client.post
+        assert call(path, headers=headers).status_code == 401
+
+
+def test_a_misspelt_code_gets_422_naming_the_field_and_valid_values(client: TestClient) -> None:
+    request = {**capacity_request(), "purpose": "direct_cair"}
+    response = client.post("/v1/decisions", json=request, headers=CALLER)
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "purpose"
+    assert "did you mean 'direct_care'" in error["message"]
+    assert "emergency_care" in error["message"]
+
+
+def test_every_problem_is_named_at_once(client: TestClient) -> None:
+    request = capacity_request(consent="maybe")
+    del request["record_type"]
+    request["holder"] = {"organisation": "RNX"}
+    errors = client.post("/v1/decisions", json=request, headers=CALLER).json()["errors"]
+    fields = {e["field"] for e in errors}
+    assert {"record_type", "subject.consent"} <= fields
+    assert any("explicit" in e["message"] for e in errors if e["field"] == "subject.consent")
+
+
+def test_an_unknown_organisation_gets_422_listing_the_pack_organisations(
+    client: TestClient,
+) -> None:
+    request = {**capacity_request(), "holder": {"organisation": "RNX"}}
+    response = client.post("/v1/decisions", json=request, headers=CALLER)
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "holder.organisation"
+    assert "RNG" in error["message"] and "NGCC" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"{not json", "not valid JSON"), (b"[1, 2]", "expected a JSON object"), (b"", "")],
+)
+def test_framework_body_errors_use_the_same_shape(
+    client: TestClient, content: bytes, message: str
+) -> None:
+    response = client.post(
+        "/v1/decisions",
+        content=content,
+        headers={**CALLER, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "request"
+    assert message in error["message"]
+
+
+def test_audit_failure_gives_503_and_no_decision(client: TestClient, trail: FakeTrail) -> None:
+    trail.failing = True
+    response = client.post("/v1/decisions", json=capacity_request(), headers=CALLER)
+    assert response.status_code == 503
+    body = response.json()
+    assert "audit trail could not be written" in body["error"]
+    assert "effect" not in body and body["decision_id"]
+    assert response.headers["retry-after"]
+    authzen = client.post("/access/v1/evaluation", json=_authzen(), headers=CALLER)
+    assert authzen.status_code == 503
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert "NOT writable" in ready.json()["checks"]["audit"]
+    metrics = client.get("/metrics").text
+    assert "igengine_audit_write_failures_total 2.0" in metrics
+
+
+def test_readyz_and_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["audit"] == "writable"
+    assert ready.json()["checks"]["policies"].startswith("loaded (sha256:")
+
+
+def _authzen(**context: Any) -> dict[str, Any]:
+    return {
+        "subject": {
+            "type": "user",
+            "id": "staff-0042",
+            "properties": {"role": "social_worker", "organisation": "NGCC"},
+        },
+        "action": {"name": "direct_care"},
+        "resource": {
+            "type": "capacity_assessment",
+            "id": "doc-17",
+            "properties": {"holder": "RNG"},
+        },
+        "context": context or {"relationship": "care_team", "subject_id": "9434765919"},
+    }
+
+
+def test_authzen_permit_carries_the_explanation_in_context(
+    client: TestClient, trail: FakeTrail
+) -> None:
+    response = client.post(
+        "/access/v1/evaluation", json=_authzen(), headers={**CALLER, "X-Request-ID": "req-1"}
+    )
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == "req-1"
+    body = response.json()
+    assert body["decision"] is True
+    context = body["context"]
+    assert context["obligations"] == ["share_minimum_necessary", "record_disclosure"]
+    assert context["rationale"].startswith("Permitted")
+    assert context["legal_basis"] and context["decision_id"]
+    [(request, _)] = trail.entries
+    assert request.requester.id == "staff-0042"
+    assert request.subject.id == "9434765919"
+
+
+def test_authzen_deny_is_200_with_decision_false(client: TestClient) -> None:
+    body = client.post(
+        "/access/v1/evaluation", json=_authzen(relationship="none"), headers=CALLER
+    ).json()
+    assert body["decision"] is False
+    assert body["context"]["would_permit_if"] == [{"subject.relationship": "care_team"}]
+
+
+def test_authzen_errors_are_400_naming_the_authzen_fields(client: TestClient) -> None:
+    request = _authzen(relationship="care_team", mood="calm")
+    request["subject"]["properties"]["role"] = "nurse"
+    request["action"] = {"name": "direct_care"}
+    response = client.post("/access/v1/evaluation", json=request, headers=CALLER)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["context.mood"]
+    del request["context"]["mood"]
+    errors = client.post("/access/v1/evaluation", json=request, headers=CALLER).json()["errors"]
+    assert errors[0]["field"] == "subject.properties.role"
+    assert "ward_nurse" in errors[0]["message"]
+    response = client.post("/access/v1/evaluation", json=[1], headers=CALLER)
+    assert response.status_code == 400
+
+
+def test_policies_lists_agreements_with_review_dates(client: TestClient) -> None:
+    body = client.get("/v1/policies", headers=CALLER).json()
+    assert body["version"].startswith("sha256:")
+    [agreement] = [a for a in body["agreements"] if a["id"] == "ntg-int-care"]
+    assert agreement["review_date"] == "2027-03-31"
+    assert {
+        "code": "RNG",
+        "name": "Northgate Hospitals NHS Foundation Trust",
+        "sector": "acute",
+    } in (body["organisations"])
+    assert "share_minimum_necessary" in body["obligations"]
+
+
+def _pack_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "pack"
+    shutil.copytree(POLICIES, target)
+    return target
+
+
+_PERMIT = "id: capacity-assessment-direct-care\n    effect: permit"
+
+
+def _flip_capacity_rule(pack: Path, effect: str) -> None:
+    """Make the capacity-assessment rule permit or deny (two valid packs to swap between)."""
+    path = pack / "agreements" / "integrated-care.yaml"
+    text = re.sub(
+        r"(id: capacity-assessment-direct-care\n    effect: )\w+",
+        rf"\g<1>{effect}",
+        path.read_text(),
+    )
+    path.write_text(text)
+
+
+def test_reload_needs_an_admin_key_and_keeps_the_old_pack_if_the_new_one_is_broken(
+    tmp_path: Path,
+) -> None:
+    pack = _pack_copy(tmp_path)
+    assert _PERMIT in (pack / "agreements" / "integrated-care.yaml").read_text()
+    client = TestClient(create_app(settings(tmp_path, policies=pack), trail=FakeTrail()))
+    before = client.get("/v1/policies", headers=CALLER).json()["version"]
+    assert client.post("/v1/policies/reload", headers=CALLER).status_code == 403
+    (pack / "agreements" / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n")
+    response = client.post("/v1/policies/reload", headers=ADMIN)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["policy_version"] == before
+    assert any("broken.yaml" in problem for problem in body["problems"])
+    decision = client.post("/v1/decisions", json=capacity_request(), headers=CALLER).json()
+    assert decision["effect"] == "permit" and decision["policy_version"] == before
+    (pack / "agreements" / "broken.yaml").unlink()
+    _flip_capacity_rule(pack, "deny")
+    reloaded = client.post("/v1/policies/reload", headers=ADMIN).json()
+    assert reloaded["changed"] is True and reloaded["previous_version"] == before
+    decision = client.post("/v1/decisions", json=capacity_request(), headers=CALLER).json()
+    assert decision["effect"] == "deny"
+    assert decision["policy_version"] == reloaded["policy_version"]
+    metrics = client.get("/metrics").text
+    assert 'igengine_policy_reloads_total{result="failed"} 1.0' in metrics
+    assert 'igengine_policy_reloads_total{result="ok"} 1.0' in metrics
+
+
+def test_decisions_during_reloads_each_come_from_one_whole_pack(tmp_path: Path) -> None:
+    pack = _pack_copy(tmp_path)
+    client = TestClient(create_app(settings(tmp_path, policies=pack), trail=FakeTrail()))
+    permit_version = client.get("/v1/policies", headers=CALLER).json()["version"]
+    seen: list[tuple[str, str]] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            response = client.post("/v1/decisions", json=capacity_request(), headers=CALLER)
+            if response.status_code != 200:
+                failures.append(response.text)
+                return
+            body = response.json()
+            seen.append((body["policy_version"], body["effect"]))
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in askers:
+        thread.start()
+    try:
+        for effect in ["deny", "permit"] * 3:
+            _flip_capacity_rule(pack, effect)
+            assert client.post("/v1/policies/reload", headers=ADMIN).status_code == 200
+    finally:
+        stop.set()
+        for thread in askers:
+            thread.join()
+    assert not failures
+    versions = {version for version, _ in seen}
+    assert len(versions) == 2, "decisions should have come from both packs"
+    for version, effect in seen:
+        assert effect == ("permit" if version == permit_version else "deny")
+
+
+def test_metrics_count_decisions_by_effect_and_time_them(client: TestClient) -> None:
+    client.post("/v1/decisions", json=capacity_request(), headers=CALLER)
+    client.post("/v1/decisions", json=capacity_request(relationship="none"), headers=CALLER)
+    client.post("/access/v1/evaluation", json=_authzen(), headers=CALLER)
+    client.post("/v1/decisions", json=capacity_request(), headers={})
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'igengine_decisions_total{effect="permit",endpoint="decisions"} 1.0' in text
+    assert 'igengine_decisions_total{effect="deny",endpoint="decisions"} 1.0' in text
+    assert 'igengine_decisions_total{effect="permit",endpoint="authzen"} 1.0' in text
+    assert "igengine_decision_seconds_count 3.0" in text
+    assert 'igengine_decision_seconds_bucket{le="+Inf"} 3.0' in text
+    assert "igengine_audit_write_failures_total 0.0" in text
+    assert 'igengine_requests_rejected_total{status="401"} 1.0' in text
+    assert "igengine_rules_loaded" in text
+
+
+def test_closing_the_service_closes_the_trail(tmp_path: Path) -> None:
+    trail = FakeTrail()
+    with TestClient(create_app(settings(tmp_path), trail=trail)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert not trail.closed
+    assert trail.closed
