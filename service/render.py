@@ -106,7 +106,9 @@ def answer(decision: Decision, pack: PolicyPack) -> str:
         f"<h3>Why</h3><p>{escape(decision.rationale)}</p>",
     ]
     if decision.legal_basis:
-        parts.append("<h3>The legal basis</h3><ul>")
+        # On a deny the cited provisions are the grounds for refusing, not a basis to share.
+        title = "The legal basis" if decision.permitted else "The grounds"
+        parts.append(f"<h3>{title}</h3><ul>")
         parts += [f"<li>{_basis(basis)}</li>" for basis in decision.legal_basis]
         parts.append("</ul>")
     parts.append(_what_to_do(decision, pack))

@@ -1,0 +1,109 @@
+"""End to end in real headless Chromium: a nurse signs in, asks the capacity-assessment
+question, and reads the answer. Saves a screenshot to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from service_support import CALLER_KEY, ROOT, running_service, settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytest.skip(
+        "Debian's chromium is not installed (/usr/bin/chromium); `apt-get install -y chromium` "
+        "to run the browser test (CI installs it, and there this test never skips)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def base_url(tmp_path: Path) -> Iterator[str]:
+    audit = f"sqlite:///{tmp_path / 'audit.db'}"
+    configured = settings(
+        tmp_path,
+        audit_url=audit,
+        hmac_key=tmp_path / "hmac.key",
+        signing_key=tmp_path / "signing.key",
+    )
+    with running_service(configured, log=tmp_path / "service.log") as (base, _):
+        yield base
+
+
+def _sign_in(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Access key").fill(CALLER_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Can I share this?")).to_be_visible()
+
+
+def _choose(page: Page, question: str, answer: str) -> None:
+    page.get_by_role("group", name=question).get_by_label(answer, exact=True).check()
+
+
+def test_a_nurse_asks_for_a_capacity_assessment_and_reads_the_answer(
+    browser: Browser, base_url: str
+) -> None:
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    _sign_in(page, base_url)
+    page.get_by_label("My role").select_option("social_worker")
+    page.get_by_label("My organisation").select_option("NGCC")
+    page.get_by_label("Who holds the record").select_option("RNG")
+    page.get_by_label("What record").select_option("capacity_assessment")
+    page.get_by_label("Why I need it").select_option("direct_care")
+    _choose(page, "Are you part of this person's care team?", "Yes")
+    _choose(page, "Does the person lack capacity to decide about this sharing?",
+            "Yes, assessed as lacking capacity")  # fmt: skip
+    page.get_by_label("The person's age in years").fill("82")
+    page.get_by_role("button", name="Can I share this?").click()
+
+    answer = page.locator("#answer")
+    expect(answer).to_be_visible()
+    expect(answer.get_by_role("heading", level=2)).to_have_text("✓ Yes, you may share this")
+    expect(answer).to_contain_text("Mental Capacity Act 2005")
+    expect(answer).to_contain_text("UK GDPR, Article 9(2)(h)")
+    expect(answer).to_contain_text("Share only the minimum information needed")
+    # The answers stay filled in, so the nurse can change one and ask again.
+    expect(page.get_by_label("My organisation")).to_have_value("NGCC")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-capacity-assessment.png"), full_page=True)
+
+    _choose(page, "Are you part of this person's care team?", "No")
+    page.get_by_role("button", name="Can I share this?").click()
+    expect(answer.get_by_role("heading", level=2)).to_have_text("✗ No, do not share this")
+    expect(answer).to_contain_text("What would make it permissible")
+    page.screenshot(path=str(ARTIFACTS / "page-capacity-assessment-deny.png"), full_page=True)
+
+
+def test_the_form_works_from_the_keyboard_with_a_visible_focus(
+    browser: Browser, base_url: str
+) -> None:
+    page = browser.new_page()
+    _sign_in(page, base_url)
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+    page.keyboard.press("Enter")  # into main, past the header's "Sign out"
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == "q-role", f"focus went to {focused!r}, not the first question"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
