@@ -275,6 +275,48 @@ def api_key(
     print(key)
 
 
+@app.command("test")
+def test_scenarios(
+    features: Annotated[Path, typer.Argument(help="A .feature file or a directory of them.")],
+    policies: PoliciesOption = Path("policies"),
+    on: Annotated[
+        str | None, typer.Option(help="Date (YYYY-MM-DD) for scenarios that give none.")
+    ] = None,
+    require_coverage: Annotated[
+        bool, typer.Option(help="Also fail if any rule of the pack is exercised by no scenario.")
+    ] = False,
+) -> None:
+    """Run Gherkin scenarios against a pack: each passed or failed, and rule coverage; exit 1
+    on any failure."""
+    from datetime import date
+
+    from igengine.scenarios import run_features
+    from igengine.scenarios.report import report_lines
+
+    try:
+        engine = Engine.from_directory(policies)
+        day = date.fromisoformat(on) if on else None
+    except PolicyError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(1) from None
+    except ValueError:
+        err.print(f"--on: '{escape(str(on))}' is not a date; write it as YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    report = run_features(features, engine, on=day)
+    for line in report_lines(report):
+        out.print(_coloured(line), highlight=False, soft_wrap=True)
+    if not report.ok or (require_coverage and report.unexercised):
+        raise typer.Exit(1)
+
+
+def _coloured(line: str) -> str:
+    styles = {"  PASS": "green", "  FAIL": "bold red", "  ERROR": "bold red", "ERROR": "bold red"}
+    for prefix, style in styles.items():
+        if line.startswith(prefix):
+            return f"[{style}]{escape(line)}[/{style}]"
+    return escape(line)
+
+
 def main() -> None:
     app()
 
