@@ -54,15 +54,24 @@ def pytest_bdd_before_step(
 
 
 def _run(world: World, where: _Where, kind: StepKind, text: str, table: Table | None) -> None:
+    problem = _problem(world, where, kind, text, table)
+    if problem:
+        # Outside the except block, so pytest shows the message alone, not a chained exception.
+        pytest.fail(problem, pytrace=False)
+
+
+def _problem(
+    world: World, where: _Where, kind: StepKind, text: str, table: Table | None
+) -> str | None:
+    """None if the step ran and held; otherwise the message to fail with."""
     try:
         perform(world, kind, text, table)
     except InputError as exc:
-        pytest.fail(f"{where.file}:{where.line}: {kind.value} {text}: {exc}", pytrace=False)
+        return f"{where.file}:{where.line}: {kind.value} {text}: {exc}"
     except CheckFailed as exc:
         answer = "\n".join(answer_lines(world.made)) if world.made else ""
-        pytest.fail(
-            f"{where.file}:{where.line}: {kind.value} {text}: {exc}\n{answer}", pytrace=False
-        )
+        return f"{where.file}:{where.line}: {kind.value} {text}: {exc}\n{answer}"
+    return None
 
 
 @given(_ANY)
