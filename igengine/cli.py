@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from igengine.audit.cli import audit_app
 from igengine.decision import Decision
 from igengine.engine import Engine
 from igengine.policy.errors import PolicyError
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(audit_app, name="audit")
 out = Console()
 err = Console(stderr=True)
 

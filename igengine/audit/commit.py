@@ -1,0 +1,112 @@
+"""Group commit: one writer thread turns many callers' appends into few durable transactions.
+
+Callers queue their entry and wait; the writer takes everything queued, writes it in one
+transaction (one flush to disk), then wakes each caller with its sequence number or the error.
+Under load from many threads, hundreds of flushes become a few, yet no caller returns before
+its own entry is durable, and none is left waiting behind another caller's bad luck.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from igengine.audit.errors import AuditWriteError
+from igengine.audit.store import CheckpointDue, Store
+
+# Bounds one transaction, so a burst after a stall is written in steps, not one huge commit.
+MAX_BATCH = 1000
+
+
+class _Pending:
+    """One caller's queued entry; the writer sets `seq` or `error`, then `done`."""
+
+    __slots__ = ("body", "done", "error", "seq")
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+        self.done = threading.Event()
+        self.seq: int | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Appends to `store` from any number of threads. `store_lock` is held while writing, so
+    other users of the store's connection (checkpoints, probes) can take turns with it."""
+
+    def __init__(
+        self,
+        store: Store,
+        due: CheckpointDue,
+        store_lock: threading.Lock,
+        describe: Callable[[], str],
+    ) -> None:
+        self._store = store
+        self._due = due
+        self._store_lock = store_lock
+        self._describe = describe
+        self._queue: list[_Pending] = []
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="igengine-audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, body: str) -> int:
+        """Append one canonical body; returns its sequence number once it is durable."""
+        pending = _Pending(body)
+        with self._ready:
+            if self._stopping:
+                raise AuditWriteError(f"the audit trail ({self._describe()}) is closed")
+            self._queue.append(pending)
+            self._ready.notify()
+        pending.done.wait()
+        if pending.seq is None:
+            raise AuditWriteError(
+                f"the entry could not be written to {self._describe()}: {pending.error}"
+            ) from pending.error
+        return pending.seq
+
+    def stop(self) -> None:
+        """Write whatever is queued, then stop the writer. Later submits are refused."""
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while batch := self._next_batch():
+                self._write(batch)
+        finally:
+            # Only reached on stop, or if the thread itself dies: never leave a caller hanging.
+            with self._ready:
+                self._stopping = True
+                stranded, self._queue = self._queue, []
+            self._fail(stranded, AuditWriteError("the audit writer stopped"))
+
+    def _next_batch(self) -> list[_Pending]:
+        with self._ready:
+            while not self._queue and not self._stopping:
+                self._ready.wait()
+            batch = self._queue[:MAX_BATCH]
+            del self._queue[:MAX_BATCH]
+            return batch
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            with self._store_lock:
+                seqs = self._store.append([pending.body for pending in batch], self._due)
+        except BaseException as exc:
+            self._fail(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for pending, seq in zip(batch, seqs, strict=True):
+            pending.seq = seq
+            pending.done.set()
+
+    @staticmethod
+    def _fail(batch: list[_Pending], error: BaseException) -> None:
+        for pending in batch:
+            pending.error = error
+            pending.done.set()

@@ -1,0 +1,183 @@
+"""One audit entry: what it holds, its canonical encoding, and how entries chain.
+
+An entry's `body` is canonical JSON (sorted keys, no spaces, ASCII). Its hash is the SHA-256 of
+the canonical JSON of `{"body": <body>, "prev_hash": <previous entry's hash>, "seq": <n>}`.
+Because the body is already canonical, that encoding is plain concatenation, so the verifier
+hashes stored text directly without parsing any JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from igengine.audit.errors import AuditWriteError
+from igengine.decision import Decision
+from igengine.request import Request
+
+GENESIS = "0" * 64
+BREAK_GLASS_OBLIGATION = "retrospective_review"
+
+
+def canonical(value: Any) -> str:
+    """The one JSON encoding that is hashed: sorted keys, no whitespace, ASCII only."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def chain_hash(seq: int, prev_hash: str, body: str) -> str:
+    """The entry hash; `body` must be canonical JSON (see the module docstring)."""
+    text = f'{{"body":{body},"prev_hash":"{prev_hash}","seq":{seq}}}'
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def timestamp(moment: datetime) -> str:
+    """A fixed-width UTC time, so stored times sort and compare as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The newest entry of a chain (seq 0 and the genesis hash when it is empty)."""
+
+    seq: int = 0
+    entry_hash: str = GENESIS
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRow:
+    """An entry as stored: position, links and canonical body."""
+
+    seq: int
+    prev_hash: str
+    entry_hash: str
+    body: str
+
+
+def link(head: Head, bodies: Sequence[str]) -> list[ChainRow]:
+    """Chain `bodies` onto `head`, in order."""
+    rows: list[ChainRow] = []
+    seq, prev = head.seq, head.entry_hash
+    for body in bodies:
+        seq += 1
+        entry_hash = chain_hash(seq, prev, body)
+        rows.append(ChainRow(seq, prev, entry_hash, body))
+        prev = entry_hash
+    return rows
+
+
+def decision_body(
+    request: Request,
+    decision: Decision,
+    pseudonym: Callable[[str], str] | None,
+    now: datetime,
+) -> str:
+    """The canonical body recording one decision; the subject's identifier is pseudonymised."""
+    stored_request = request.model_dump(mode="json")
+    person = _pseudonymise(stored_request, request.subject.id, pseudonym)
+    return canonical(
+        {
+            "kind": "decision",
+            "at": timestamp(now),
+            "decision_id": decision.decision_id,
+            "person": person,
+            "requester": request.requester.id,
+            "organisation": request.requester.organisation,
+            "role": request.requester.role.value,
+            "record_type": request.record_type.value,
+            "purpose": request.purpose.value,
+            "effect": decision.effect.value,
+            "policy_version": decision.policy_version,
+            "break_glass": BREAK_GLASS_OBLIGATION in decision.obligations,
+            "rules": [rule.id for rule in decision.rules],
+            "request": stored_request,
+            "decision": decision.to_dict(),
+        }
+    )
+
+
+def _pseudonymise(
+    stored: dict[str, Any], identifier: str | None, pseudonym: Callable[[str], str] | None
+) -> str | None:
+    """Replace the subject's identifier in the stored request by its pseudonym, in place."""
+    if identifier is None:
+        return None
+    if pseudonym is None:
+        raise AuditWriteError(
+            "the request names a person (subject.id) but the audit trail has no "
+            "pseudonymisation key, so it cannot be recorded"
+        )
+    person = pseudonym(identifier)
+    stored["subject"]["id"] = person
+    # Staff sometimes quote the identifier in free text; it must not reach the store raw.
+    justification = stored.get("justification")
+    if isinstance(justification, str) and identifier and identifier in justification:
+        stored["justification"] = justification.replace(identifier, f"[person {person[:12]}]")
+    return person
+
+
+def review_body(reviewed: AuditEntry, reviewer: str, note: str, now: datetime) -> str:
+    """The canonical body recording the retrospective review of a break-glass decision."""
+    return canonical(
+        {
+            "kind": "review",
+            "at": timestamp(now),
+            "decision_id": reviewed.decision_id,
+            "person": reviewed.person,
+            "requester": None,
+            "organisation": reviewed.organisation,
+            "role": None,
+            "record_type": reviewed.record_type,
+            "purpose": reviewed.purpose,
+            "effect": None,
+            "policy_version": reviewed.policy_version,
+            "break_glass": False,
+            "rules": [],
+            "review": {"reviewer": reviewer, "note": note, "reviewed_seq": reviewed.seq},
+        }
+    )
+
+
+class Review(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reviewer: str
+    note: str
+    reviewed_seq: int
+
+
+class AuditEntry(BaseModel):
+    """One entry read back from the trail. `request` holds pseudonyms, never raw identifiers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    at: datetime
+    kind: Literal["decision", "review"]
+    decision_id: str
+    person: str | None
+    requester: str | None
+    organisation: str | None
+    role: str | None
+    record_type: str | None
+    purpose: str | None
+    effect: str | None
+    policy_version: str | None
+    break_glass: bool
+    rules: list[str]
+    request: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
+    review: Review | None = None
+    prev_hash: str
+    entry_hash: str
+
+    @classmethod
+    def from_row(cls, row: ChainRow) -> AuditEntry:
+        fields = json.loads(row.body)
+        fields.update(seq=row.seq, prev_hash=row.prev_hash, entry_hash=row.entry_hash)
+        return cls.model_validate(fields)

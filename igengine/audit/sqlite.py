@@ -1,0 +1,242 @@
+"""The embedded store: one SQLite file in WAL mode with synchronous=FULL, so an acknowledged
+entry survives a crash or kill -9.
+
+Several processes (service workers) may append to one file: the primary key on `seq` refuses
+a batch chained onto a head that another process has since moved, and that batch is re-chained
+(see `append`). Waiting for another process's write uses SQLite's busy timeout; for several
+busy instances, PostgreSQL is the better store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
+from pathlib import Path
+
+from igengine.audit.checkpoint import Checkpoint
+from igengine.audit.entry import ChainRow, Head, link
+from igengine.audit.errors import AuditError, AuditWriteError
+from igengine.audit.store import (
+    CHECKPOINT_COLUMNS,
+    HEAD_SQL,
+    INDEXED,
+    QUERY_COLUMNS,
+    CheckpointDue,
+    Filter,
+    Location,
+    Signer,
+    Tables,
+    by_decision_sql,
+    checkpoint_from,
+    checkpoint_values,
+    pending_sql,
+    select_sql,
+)
+from igengine.audit.verify import StoredRow
+
+MAX_RETRIES = 100
+
+
+class SqliteStore:
+    def __init__(self, location: Location, *, create: bool) -> None:
+        self._path = Path(location.target)
+        self._timeout = location.timeout
+        self._tables = Tables.named(location.prefix)
+        self._prefix = location.prefix
+        self.description = f"SQLite {self._path}"
+        if not create and not self._path.exists():
+            raise AuditError(f"there is no audit trail at {self._path}")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = self._connect()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._head: Head | None = None
+        if create:
+            self._create_schema()
+        elif not self._has_schema():
+            raise AuditError(f"{self._path} holds no igengine audit trail")
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are begun and committed explicitly below.
+        conn = sqlite3.connect(
+            self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    def _create_schema(self) -> None:
+        t = self._tables
+        generated = ", ".join(
+            f"{name} {'INTEGER' if kind == 'bool' else 'TEXT'} "
+            f"GENERATED ALWAYS AS (json_extract(body, '$.{name}')) VIRTUAL"
+            for name, kind in QUERY_COLUMNS.items()
+        )
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {t.entries} (seq INTEGER PRIMARY KEY, "
+            f"prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL, body TEXT NOT NULL, {generated})",
+            f"CREATE TABLE IF NOT EXISTS {t.checkpoints} (seq INTEGER PRIMARY KEY, "
+            "head_hash TEXT NOT NULL, at TEXT NOT NULL, key_id TEXT NOT NULL, "
+            "public_key TEXT NOT NULL, signature TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            *(
+                f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_{column}" '
+                f"ON {t.entries} ({column})"
+                for column in INDEXED
+            ),
+            f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_break_glass" '
+            f"ON {t.entries} (decision_id) WHERE break_glass = 1",
+        ]
+        with _transaction(self._conn):
+            for statement in statements:
+                self._conn.execute(statement)
+
+    def _has_schema(self) -> bool:
+        found = self._conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+            (f"{self._prefix}entries",),
+        ).fetchone()
+        return bool(found and found[0])
+
+    def append(self, bodies: Sequence[str], due: CheckpointDue) -> list[int]:
+        # Optimistic: chain onto the head this process last wrote and insert in one statement
+        # (its own durable transaction). If another process appended meanwhile, the sequence
+        # numbers collide, nothing is written, and the batch is re-chained on the real head.
+        for _ in range(MAX_RETRIES):
+            head = self._head or self._read_head()
+            try:
+                rows = self._insert(head, bodies, due)
+            except sqlite3.IntegrityError:
+                self._head = None
+                continue
+            except BaseException:
+                self._head = None
+                raise
+            self._head = Head(rows[-1].seq, rows[-1].entry_hash)
+            return [row.seq for row in rows]
+        raise AuditWriteError(f"{self.description}: other writers kept the head moving")
+
+    def _insert(self, head: Head, bodies: Sequence[str], due: CheckpointDue) -> list[ChainRow]:
+        rows = link(head, bodies)
+        # One multi-row statement: one call into SQLite (one release of the GIL, whose
+        # re-acquisition is slow when many threads are busy) per batch, not one per entry.
+        values = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+        insert = f"INSERT INTO {self._tables.entries} (seq, prev_hash, entry_hash, body) VALUES "
+        params = [f for r in rows for f in (r.seq, r.prev_hash, r.entry_hash, r.body)]
+        checkpoint = due(head.seq, rows[-1].seq, rows[-1].entry_hash)
+        if checkpoint is None:
+            self._conn.execute(insert + values, params)
+        else:
+            with _transaction(self._conn):
+                self._conn.execute(insert + values, params)
+                self._insert_checkpoint(checkpoint)
+        return rows
+
+    def _read_head(self) -> Head:
+        row = self._conn.execute(HEAD_SQL.format(entries=self._tables.entries)).fetchone()
+        return Head(row[0], row[1]) if row else Head()
+
+    def checkpoint_head(self, sign: Signer) -> Checkpoint | None:
+        with _transaction(self._conn):
+            head = self._read_head()
+            if head.seq == 0:
+                return None
+            existing = self._conn.execute(
+                f"SELECT {CHECKPOINT_COLUMNS} FROM {self._tables.checkpoints} WHERE seq = ?",
+                (head.seq,),
+            ).fetchone()
+            if existing is not None:
+                return checkpoint_from(existing)
+            checkpoint = sign(head.seq, head.entry_hash)
+            self._insert_checkpoint(checkpoint)
+            return checkpoint
+
+    def _insert_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._conn.execute(
+            f"INSERT OR IGNORE INTO {self._tables.checkpoints} ({CHECKPOINT_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            checkpoint_values(checkpoint),
+        )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._reader() as conn:
+            found = conn.execute(
+                f"SELECT {CHECKPOINT_COLUMNS} FROM {self._tables.checkpoints} ORDER BY seq"
+            ).fetchall()
+        return [checkpoint_from(row) for row in found]
+
+    def rows(self) -> Iterator[StoredRow]:
+        with self._reader() as conn:
+            cursor = conn.execute(
+                f"SELECT seq, prev_hash, entry_hash, body FROM {self._tables.entries} ORDER BY seq"
+            )
+            cursor.arraysize = 4096
+            while batch := cursor.fetchmany():
+                yield from batch
+
+    def select(self, where: Filter, limit: int) -> list[ChainRow]:
+        sql, params = select_sql(self._tables, where, "?")
+        return self._fetch(sql, [*params, limit])
+
+    def pending_reviews(self) -> list[ChainRow]:
+        return self._fetch(pending_sql(self._tables, "1"), [])
+
+    def by_decision(self, decision_id: str) -> list[ChainRow]:
+        return self._fetch(by_decision_sql(self._tables, "?"), [decision_id])
+
+    def _fetch(self, sql: str, params: list[object]) -> list[ChainRow]:
+        with self._reader() as conn:
+            return [ChainRow(*row) for row in conn.execute(sql, params).fetchall()]
+
+    def keep_meta(self, name: str, value: str) -> str:
+        with _transaction(self._conn):
+            self._conn.execute(
+                f"INSERT OR IGNORE INTO {self._tables.meta} (name, value) VALUES (?, ?)",
+                (name, value),
+            )
+            row = self._conn.execute(
+                f"SELECT value FROM {self._tables.meta} WHERE name = ?", (name,)
+            ).fetchone()
+        return str(row[0])
+
+    def probe(self) -> None:
+        # Take the write lock and write a row, then roll back: proves the file, directory and
+        # lock are all usable without adding anything to the trail.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO {self._tables.meta} (name, value) VALUES ('probe', '')"
+            )
+        finally:
+            self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
+        return _reader(self._path, self._timeout)
+
+
+@contextmanager
+def _reader(path: Path, timeout: float) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection for reads, so queries never wait behind the writer; one read
+    transaction, so the rows seen are one consistent snapshot."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (a failed COMMIT included)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise

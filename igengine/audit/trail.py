@@ -1,0 +1,228 @@
+"""`AuditTrail`: the engine's audit sink and the auditors' view of what was decided.
+
+It wires the pieces together: bodies are built (and people pseudonymised) in the caller's
+thread, appended through group commit, chained and stored by the store, checkpoints signed
+with the trail's key, and the whole chain checked by `verify`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from igengine.audit import checkpoint as signing
+from igengine.audit import keys
+from igengine.audit.checkpoint import Checkpoint
+from igengine.audit.commit import GroupCommit
+from igengine.audit.entry import AuditEntry, decision_body, review_body, timestamp
+from igengine.audit.errors import AuditError
+from igengine.audit.store import Filter, Store, open_store
+from igengine.audit.verify import VerifyReport, verify
+from igengine.decision import Decision
+from igengine.request import Request
+
+DEFAULT_QUERY_LIMIT = 1000
+
+
+class AuditTrail:
+    """A hash-chained, append-only record of decisions. Thread-safe; open with `open`."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        pseudonymiser: keys.Pseudonymiser | None,
+        signing_key: Ed25519PrivateKey | None,
+        checkpoint_every: int,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise AuditError(f"checkpoint_every must be at least 1, not {checkpoint_every}")
+        self._store = store
+        self._pseudonymiser = pseudonymiser
+        self._signing_key = signing_key
+        self._every = checkpoint_every
+        # Held by whoever uses the store's write connection: the writer, probes, checkpoints.
+        self._store_lock = threading.Lock()
+        self._closed = False
+        self._commit = GroupCommit(store, self._due, self._store_lock, lambda: self.description)
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        hmac_key_path: Path | None = None,
+        signing_key_path: Path | None = None,
+        checkpoint_every: int = 1000,
+        create: bool = True,
+    ) -> AuditTrail:
+        """Open (with `create`, first making) the trail at `url`. Keys are created if their
+        files are missing. Without `hmac_key_path` no request naming a person can be
+        recorded; without `signing_key_path` no checkpoints are signed."""
+        store = open_store(url, create=create)
+        try:
+            pseudonymiser = None
+            if hmac_key_path is not None:
+                pseudonymiser = keys.pseudonymiser(hmac_key_path)
+                _check_pseudonym_key(store, pseudonymiser, hmac_key_path)
+            key = keys.signing_key(signing_key_path) if signing_key_path else None
+        except BaseException:
+            store.close()
+            raise
+        return cls(
+            store, pseudonymiser=pseudonymiser, signing_key=key, checkpoint_every=checkpoint_every
+        )
+
+    @property
+    def description(self) -> str:
+        return self._store.description
+
+    def record(self, request: Request, decision: Decision) -> None:
+        """Append one decision; returns only once it is durably committed. Raises
+        AuditWriteError if it could not be (the engine then withholds the decision)."""
+        body = decision_body(request, decision, self._pseudonymiser, datetime.now(UTC))
+        self._append(body)
+
+    def _append(self, body: str) -> int:
+        return self._commit.submit(body)
+
+    def _due(self, old_head: int, new_head: int, head_hash: str) -> Checkpoint | None:
+        # Every time the chain passes a multiple of `checkpoint_every`, whichever process
+        # wrote that batch signs the new head.
+        if self._signing_key is None or new_head // self._every == old_head // self._every:
+            return None
+        return self._sign(new_head, head_hash)
+
+    def _sign(self, seq: int, head_hash: str) -> Checkpoint:
+        assert self._signing_key is not None
+        return signing.sign(self._signing_key, seq, head_hash, datetime.now(UTC))
+
+    def writable(self) -> bool:
+        """Whether an entry could be written right now (for readiness checks)."""
+        if self._closed:
+            return False
+        with self._store_lock:
+            try:
+                self._store.probe()
+            except Exception:
+                return False
+        return True
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the current head now; None if the trail is empty."""
+        if self._signing_key is None:
+            raise AuditError("this trail was opened without a signing key, so it cannot sign")
+        with self._store_lock:
+            return self._store.checkpoint_head(self._sign)
+
+    def verify(self, public_key_path: Path | None = None) -> VerifyReport:
+        """Check every entry and signed checkpoint. Checkpoints are checked against the given
+        public key, else this trail's own signing key, else the keys stored with them."""
+        trusted: Ed25519PublicKey | None = None
+        if public_key_path is not None:
+            trusted = keys.public_key(public_key_path)
+        elif self._signing_key is not None:
+            trusted = self._signing_key.public_key()
+        checkpoints = self._store.checkpoints()
+        return verify(self._store.rows(), checkpoints, trusted)
+
+    def query(
+        self,
+        *,
+        person: str | None = None,
+        requester: str | None = None,
+        record_type: str | None = None,
+        effect: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = DEFAULT_QUERY_LIMIT,
+    ) -> list[AuditEntry]:
+        """Entries matching every filter given, oldest first, at most the newest `limit`.
+        `person` is a raw identifier (it is pseudonymised with this trail's key before the
+        search); `requester` matches a staff id or an organisation code; times are when the
+        entry was recorded (naive times are taken as UTC)."""
+        where = Filter(
+            person=self.pseudonym(person) if person is not None else None,
+            requester=requester,
+            record_type=record_type,
+            effect=effect,
+            since=timestamp(_utc(since)) if since else None,
+            until=timestamp(_utc(until)) if until else None,
+        )
+        rows = self._store.select(where, limit)
+        return [AuditEntry.from_row(row) for row in reversed(rows)]
+
+    def pending_reviews(self) -> list[AuditEntry]:
+        """Break-glass decisions (obligation retrospective_review) not yet reviewed."""
+        return [AuditEntry.from_row(row) for row in self._store.pending_reviews()]
+
+    def mark_reviewed(self, decision_id: str, reviewer: str, note: str) -> AuditEntry:
+        """Record the retrospective review of a break-glass decision as a new entry."""
+        if not reviewer.strip():
+            raise AuditError("a review must name its reviewer")
+        entries = [AuditEntry.from_row(row) for row in self._store.by_decision(decision_id)]
+        decision = next((entry for entry in entries if entry.kind == "decision"), None)
+        if decision is None:
+            raise AuditError(f"no decision {decision_id} is in the audit trail")
+        if not decision.break_glass:
+            raise AuditError(f"decision {decision_id} was not a break-glass decision")
+        done = next((entry for entry in entries if entry.review is not None), None)
+        if done is not None and done.review is not None:
+            raise AuditError(
+                f"decision {decision_id} was already reviewed by {done.review.reviewer} "
+                f"(entry {done.seq})"
+            )
+        seq = self._append(review_body(decision, reviewer, note, datetime.now(UTC)))
+        return next(e for e in self._entries(decision_id) if e.seq == seq)
+
+    def _entries(self, decision_id: str) -> Iterator[AuditEntry]:
+        return (AuditEntry.from_row(row) for row in self._store.by_decision(decision_id))
+
+    def pseudonym(self, identifier: str) -> str:
+        """The pseudonym stored for a person with this identifier (keyed HMAC-SHA256, hex)."""
+        if self._pseudonymiser is None:
+            raise AuditError("this trail was opened without a pseudonymisation (HMAC) key")
+        return self._pseudonymiser(identifier)
+
+    def close(self) -> None:
+        """Sign a final checkpoint (if there is a signing key and anything new) and close.
+        Entries are committed as they are recorded, so closing loses nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._commit.stop()
+        with self._store_lock:
+            try:
+                if self._signing_key is not None:
+                    self._store.checkpoint_head(self._sign)
+            finally:
+                self._store.close()
+
+    def __enter__(self) -> AuditTrail:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _check_pseudonym_key(store: Store, pseudonymiser: keys.Pseudonymiser, path: Path) -> None:
+    check = pseudonymiser.key_check()
+    if store.keep_meta("pseudonym_key_check", check) != check:
+        raise AuditError(
+            f"{path} is not the pseudonymisation key this trail was written with, so searches "
+            "by person would find nothing; use the original key file"
+        )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
