@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from igengine import PolicyError, RequestError
 from igengine.policy.pack import PolicyPack
 from service import authzen
-from service.auth import Access
+from service.auth import Access, Principal
 from service.metrics import CONTENT_TYPE
 from service.state import state_of
 
@@ -26,9 +26,13 @@ _AUTHZEN_DOC = "An OpenID AuthZEN 1.0 access evaluation request (see the README 
 async def decisions(
     request: HttpRequest, body: dict[str, Any] = Body(..., description=_REQUEST_DOC)
 ) -> Response:
-    state = state_of(request)
-    principal = state.authenticate(request)
-    decision = await state.decide(body, principal, "decisions")
+    principal = state_of(request).authenticate(request)
+    return await decision_response(request, principal, body)
+
+
+async def decision_response(request: HttpRequest, principal: Principal, body: Any) -> Response:
+    decision = await state_of(request).decide(body, principal, "decisions")
+    # The same JSON as Decision.to_dict(), serialised by pydantic's compiled encoder.
     return Response(decision.model_dump_json(), media_type="application/json")
 
 
@@ -36,11 +40,16 @@ async def decisions(
 async def evaluation(
     request: HttpRequest, body: dict[str, Any] = Body(..., description=_AUTHZEN_DOC)
 ) -> Response:
-    state = state_of(request)
-    principal = state.authenticate(request)
+    principal = state_of(request).authenticate(request)
+    return await evaluation_response(request, principal, body)
+
+
+async def evaluation_response(request: HttpRequest, principal: Principal, body: Any) -> Response:
     echo = _request_id(request)
     try:
-        decision = await state.decide(authzen.to_request(body), principal, "authzen")
+        if not isinstance(body, dict):
+            raise RequestError([("request", "expected a JSON object")])
+        decision = await state_of(request).decide(authzen.to_request(body), principal, "authzen")
     except RequestError as exc:
         # AuthZEN answers a malformed request with 400, naming the fields the caller sent.
         errors = authzen.authzen_errors(exc.errors)

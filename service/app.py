@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +21,7 @@ from igengine import Engine, RequestError
 from service import api, page
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.decisions import Trail, WatchedTrail, Withheld
+from service.lane import DecisionLane
 from service.metrics import Metrics
 from service.settings import Settings, SettingsError
 from service.state import Forbidden, ServiceState, state_of
@@ -27,9 +29,12 @@ from service.state import Forbidden, ServiceState, state_of
 log = logging.getLogger("igengine.service")
 
 
-def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, trail: Trail | None = None, fast_lane: bool = True
+) -> FastAPI:
     """The service for `settings`. `trail` replaces the one `settings.audit_url` would open
-    (tests use it to make the audit store fail)."""
+    (tests use it to make the audit store fail); `fast_lane=False` serves the decision
+    endpoints through FastAPI's own routing (tests check both give the same answers)."""
     metrics = Metrics()
     verifier = _verifier(settings)
     keys = KeyStore.load(settings.keys_file, settings.extra_admin_hashes)
@@ -54,11 +59,14 @@ def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
         verifier=verifier,
         sessions=Sessions(settings.session_secret),
         metrics=metrics,
+        writers=_writers() if watch is not None else None,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if state.writers is not None:
+            state.writers.shutdown(wait=True)
         if state.trail is not None:
             # Closing writes the final signed checkpoint.
             state.trail.close()
@@ -73,7 +81,18 @@ def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(page.router)
     _add_error_handlers(app)
+    if fast_lane:
+        app.add_middleware(DecisionLane)
     return app
+
+
+# Enough threads that every request in flight (64 clients per worker in the benchmark) can
+# wait on its audit write at once, so their entries are committed together.
+WRITER_THREADS = 16
+
+
+def _writers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="igengine-decide")
 
 
 def create_app_from_env() -> FastAPI:

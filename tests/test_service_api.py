@@ -23,9 +23,10 @@ def trail() -> FakeTrail:
     return FakeTrail()
 
 
-@pytest.fixture
-def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
-    return TestClient(create_app(settings(tmp_path), trail=trail))
+@pytest.fixture(params=[True, False], ids=["fast lane", "fastapi routes"])
+def client(request: pytest.FixtureRequest, tmp_path: Path, trail: FakeTrail) -> TestClient:
+    # Every endpoint test runs with and without the decision fast lane: both must agree.
+    return TestClient(create_app(settings(tmp_path), trail=trail, fast_lane=request.param))
 
 
 def test_a_permit_in_the_contract_shape_recorded_before_it_is_returned(
