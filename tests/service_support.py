@@ -97,7 +97,10 @@ def running_service(
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     out = log.open("wb") if log else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    # Its own process group, so a test can kill the supervisor and all workers at once.
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
