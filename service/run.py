@@ -7,8 +7,10 @@ admin key when no keys file is given, the session secret every worker must share
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -43,7 +45,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: 
     """Run until interrupted. Several workers share one audit trail and one metrics view."""
     os.environ.update(settings.to_env())
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="igengine-metrics-")
+        shared = tempfile.mkdtemp(prefix="igengine-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+        atexit.register(shutil.rmtree, shared, True)
     print(
         f"igengine: the page is at http://{host}:{port}/ and the API at "
         f"http://{host}:{port}/v1/decisions (policies: {settings.policies}, audit: "

@@ -40,12 +40,14 @@ def _wait_ready(base: str, deadline: float) -> httpx.Response:
     raise AssertionError("the service never became ready")
 
 
-def test_serve_starts_with_a_one_off_key_records_and_signs_on_shutdown(tmp_path: Path) -> None:
+def test_serve_starts_two_workers_with_a_one_off_key_records_and_signs_on_shutdown(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     audit = f"sqlite:///{tmp_path / 'audit.db'}"
     command = [
         sys.executable, "-m", "igengine.cli", "serve", "--policies", str(ROOT / "policies"),
-        "--port", str(port), "--audit", audit,
+        "--port", str(port), "--workers", "2", "--audit", audit,
         "--audit-hmac-key", str(tmp_path / "hmac.key"),
         "--audit-signing-key", str(tmp_path / "signing.key"), "--log-level", "warning",
     ]  # fmt: skip
@@ -56,14 +58,19 @@ def test_serve_starts_with_a_one_off_key_records_and_signs_on_shutdown(tmp_path:
         key = _one_off_key(process, deadline)
         ready = _wait_ready(base, deadline).json()
         assert ready["checks"]["audit"] == "writable"
-        response = httpx.post(
-            base + "/v1/decisions",
-            json=capacity_request(),
-            headers={"X-API-Key": key},
-            trust_env=False,
-        )
-        assert response.status_code == 200
-        decision_id = response.json()["decision_id"]
+        decision_ids = set()
+        for _ in range(6):
+            response = httpx.post(
+                base + "/v1/decisions",
+                json=capacity_request(),
+                headers={"X-API-Key": key},
+                trust_env=False,
+            )
+            assert response.status_code == 200
+            decision_ids.add(response.json()["decision_id"])
+        # Two workers answered; /metrics adds up both (prometheus multiprocess mode).
+        metrics = httpx.get(base + "/metrics", trust_env=False).text
+        assert 'igengine_decisions_total{effect="permit",endpoint="decisions"} 6.0' in metrics
         assert httpx.post(base + "/v1/policies/reload", headers={"X-API-Key": key},
                           trust_env=False).status_code == 200  # fmt: skip
     finally:
@@ -80,7 +87,7 @@ def test_serve_starts_with_a_one_off_key_records_and_signs_on_shutdown(tmp_path:
         ids = [entry.decision_id for entry in trail.query()]
     finally:
         trail.close()
-    assert ids == [decision_id]
+    assert set(ids) == decision_ids and len(ids) == 6
     assert report.ok and report.checkpoints >= 1  # the shutdown checkpoint
 
 
