@@ -236,7 +236,10 @@ class PostgresStore:
 
     def probe(self) -> None:
         conn = self._writer()
+        # Take the lock an INSERT takes on the entries and write a row, then roll back: proves
+        # the connection, permissions and locks are all usable without adding anything.
         with conn.transaction(force_rollback=True):
+            conn.execute(f"LOCK TABLE {self._tables.entries} IN ROW EXCLUSIVE MODE".encode())
             conn.execute(
                 f"INSERT INTO {self._tables.meta} (name, value) VALUES ('probe', '') "
                 "ON CONFLICT (name) DO UPDATE SET value = ''".encode()

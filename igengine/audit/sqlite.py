@@ -36,6 +36,7 @@ from igengine.audit.store import (
 from igengine.audit.verify import StoredRow
 
 MAX_RETRIES = 100
+MMAP_BYTES = 2**31
 
 
 class SqliteStore:
@@ -222,6 +223,8 @@ def _reader(path: Path, timeout: float) -> Iterator[sqlite3.Connection]:
     transaction, so the rows seen are one consistent snapshot."""
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
+        # Reading through a memory map avoids a system call per page: verify reads them all.
+        conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         conn.execute("BEGIN")
         yield conn
     finally:

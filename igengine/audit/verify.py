@@ -11,6 +11,7 @@ Tampering shows up as follows (N is the entry named in `first_bad`):
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -95,10 +96,18 @@ def verify(
 
 
 def _walk(rows: Iterable[StoredRow], pinned: dict[int, str]) -> _Walk:
-    # The hot loop: one comparison chain and one SHA-256 per entry, nothing parsed.
+    # The hot loop: one comparison chain and one SHA-256 per entry, nothing parsed. The hash
+    # is `chain_hash` written out in place, because a call per entry costs a tenth of the
+    # loop's time (tests check the two agree on every entry they write).
+    sha256 = hashlib.sha256
     expected, prev, earlier, last_pinned = 1, GENESIS, "", 0
     for seq, prev_hash, entry_hash, body in rows:
-        if seq != expected or prev_hash != prev or chain_hash(seq, prev, body) != entry_hash:
+        if (
+            seq != expected
+            or prev_hash != prev
+            or sha256(f'{{"body":{body},"prev_hash":"{prev}","seq":{seq}}}'.encode()).hexdigest()
+            != entry_hash
+        ):
             problem = _diagnose((seq, prev_hash, entry_hash, body), expected, prev, earlier)
             return _Walk(expected - 1, prev, problem)
         pin = pinned.get(seq)
@@ -161,8 +170,8 @@ def _truncation(good: int, checkpoints: Sequence[Checkpoint]) -> _Break | None:
     return _Break(
         good + 1,
         f"the trail has been cut short: it ends at entry {good}, but the checkpoint signed "
-        f"{timestamp(latest.at)} covers {latest.seq} entries, so entries {good + 1} to "
-        f"{latest.seq} have been removed",
+        f"{timestamp(latest.at)} covers {latest.seq} entries, so the entries from entry "
+        f"{good + 1} to entry {latest.seq} have been removed",
     )
 
 

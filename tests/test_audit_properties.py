@@ -1,0 +1,80 @@
+"""Invariants of the chain: it verifies after any sequence of appends, checkpoints and
+reviews, and reopening the store changes nothing."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from audit_support import POLICIES, break_glass_request, capacity_request, open_trail
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from igengine import Engine
+from igengine.audit import AuditTrail
+from igengine.audit.entry import canonical, chain_hash
+
+ENGINE = Engine.from_directory(POLICIES)
+
+people = st.one_of(st.none(), st.text(min_size=1, max_size=12))
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("decide"), people, st.booleans()),
+        st.tuples(st.just("break_glass"), people, st.just(True)),
+        st.tuples(st.just("checkpoint"), st.none(), st.just(True)),
+        st.tuples(st.just("review"), st.none(), st.just(True)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations, st.integers(min_value=1, max_value=7))
+def test_the_chain_verifies_after_any_sequence_of_appends(
+    steps: list[tuple[str, str | None, bool]], every: int
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        keys = Path(directory)
+        url = f"sqlite:///{keys}/audit.db"
+        trail = open_trail(url, keys, checkpoint_every=every)
+        audited = Engine(ENGINE.pack, audit=trail)
+        written = 0
+        for kind, person, care_team in steps:
+            if kind == "decide":
+                decision = audited.decide(capacity_request(person, care_team=care_team))
+            elif kind == "break_glass":
+                decision = audited.decide(break_glass_request(person))
+            elif kind == "checkpoint":
+                trail.checkpoint()
+                continue
+            else:
+                pending = trail.pending_reviews()
+                if not pending:
+                    continue
+                trail.mark_reviewed(pending[0].decision_id, "reviewer", "ok")
+                written += 1
+                continue
+            assert decision.error is None
+            written += 1
+        report = trail.verify()
+        assert report.ok, report.problem
+        assert report.entries == written
+        assert report.checkpoints >= written // every
+        trail.close()
+        with AuditTrail.open(url, create=False) as reopened:
+            again = reopened.verify(public_key_path=keys / "signing.key.pub")
+        assert again.ok and again.entries == written
+        assert again.head_hash == report.head_hash
+
+
+@given(
+    st.dictionaries(st.text(max_size=5), st.one_of(st.text(), st.integers(), st.booleans())),
+    st.integers(min_value=1, max_value=10**12),
+)
+def test_the_entry_hash_is_the_sha256_of_canonical_json(body: dict[str, object], seq: int) -> None:
+    """The concatenation the verifier hashes is exactly the canonical JSON encoding."""
+    import hashlib
+
+    prev = "ab" * 32
+    text = canonical({"body": body, "prev_hash": prev, "seq": seq})
+    assert chain_hash(seq, prev, canonical(body)) == hashlib.sha256(text.encode()).hexdigest()
