@@ -15,16 +15,18 @@ from typing import Any
 
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.request import Request
-from igengine.vocabulary import Purpose, RecordType
+from igengine.vocabulary import Effect, Purpose, RecordType
 
 Condition = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class CompiledPack:
-    """Ruleset definitions in durable-rules' JSON form, keyed by shard name."""
+    """Ruleset definitions in durable-rules' JSON form, keyed by shard name, and for each shard
+    the request conditions its permit rules test (all that could turn a deny into a permit)."""
 
     rulesets: dict[str, dict[str, Any]]
+    permit_conditions: dict[str, frozenset[str]]
 
     @staticmethod
     def shard(record: RecordType, purpose: Purpose) -> str:
@@ -33,14 +35,18 @@ class CompiledPack:
 
 def compile_pack(pack: PolicyPack) -> CompiledPack:
     rulesets: dict[str, dict[str, Any]] = {}
+    permit_conditions: dict[str, set[str]] = {}
     for rule in pack.rules:
-        condition = rule_condition(rule)
-        records = rule.spec.records or list(RecordType)
-        for record in records:
+        compiled = {"all": [{"m": rule_condition(rule)}]}
+        for record in rule.spec.records or list(RecordType):
             for purpose in rule.purposes:
-                shard = rulesets.setdefault(CompiledPack.shard(record, purpose), {})
-                shard[rule_name(rule.index)] = {"all": [{"m": condition}]}
-    return CompiledPack(rulesets)
+                name = CompiledPack.shard(record, purpose)
+                rulesets.setdefault(name, {})[rule_name(rule.index)] = compiled
+                if rule.effect is Effect.PERMIT:
+                    permit_conditions.setdefault(name, set()).update(rule.conditions)
+    return CompiledPack(
+        rulesets, {name: frozenset(fields) for name, fields in permit_conditions.items()}
+    )
 
 
 def rule_name(index: int) -> str:
@@ -58,10 +64,13 @@ def rule_condition(rule: Rule) -> Condition:
     any_of: list[tuple[str, list[Any]]] = [
         ("role", list(spec.requester.roles)),
         ("req_sector", list(spec.requester.sectors)),
-        ("req_org", list(spec.requester.organisations or sorted(rule.parties))),
+        ("req_org", list(spec.requester.organisations)),
         ("holder_sector", list(spec.holder.sectors)),
-        ("holder_org", list(spec.holder.organisations or sorted(rule.parties))),
+        ("holder_org", list(spec.holder.organisations)),
     ]
+    # Party membership is precomputed into the facts (see request_facts): an `$or` over every
+    # party would multiply durable-rules' network and overflow it on large agreements.
+    equal.append({agreement_fact(rule.agreement_index): True})
     when = spec.when
     for fact, value in (
         ("objection", when.objection),
@@ -94,10 +103,28 @@ def rule_condition(rule: Rule) -> Condition:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-def request_facts(request: Request, sectors: dict[str, str]) -> dict[str, Any]:
+def agreement_fact(agreement_index: int) -> str:
+    """The fact that says both organisations of a request are parties to this agreement."""
+    return f"a{agreement_index}"
+
+
+def party_index(pack: PolicyPack) -> dict[str, frozenset[int]]:
+    """For each organisation, the agreements it is a party to (by index)."""
+    index: dict[str, set[int]] = {code: set() for code in pack.organisations}
+    for i, agreement in enumerate(pack.agreements):
+        for code in agreement.parties:
+            index.setdefault(code, set()).add(i)
+    return {code: frozenset(agreements) for code, agreements in index.items()}
+
+
+def request_facts(
+    request: Request, sectors: dict[str, str], parties: dict[str, frozenset[int]]
+) -> dict[str, Any]:
     """The flat facts a compiled rule tests. A refusal of consent counts as an objection."""
     subject = request.subject
+    shared = parties[request.requester.organisation] & parties[request.holder.organisation]
     return {
+        **{agreement_fact(i): True for i in shared},
         "role": request.requester.role.value,
         "req_org": request.requester.organisation,
         "req_sector": sectors[request.requester.organisation],

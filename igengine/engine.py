@@ -15,7 +15,13 @@ from typing import Any, Protocol
 
 from igengine import explain
 from igengine.combine import Outcome, combine
-from igengine.compile import CompiledPack, compile_pack, request_facts, rule_index
+from igengine.compile import (
+    CompiledPack,
+    compile_pack,
+    party_index,
+    request_facts,
+    rule_index,
+)
 from igengine.decision import AgreementRef, Decision, RuleRef
 from igengine.durable_host import DurableMatcher
 from igengine.policy.model import AgreementSpec
@@ -35,7 +41,9 @@ class AuditSink(Protocol):
 class _Snapshot:
     pack: PolicyPack
     matcher: DurableMatcher
+    permit_conditions: dict[str, frozenset[str]]
     sectors: dict[str, str]
+    parties: dict[str, frozenset[int]]
 
 
 class Engine:
@@ -100,7 +108,13 @@ class Engine:
 def _build(pack: PolicyPack) -> _Snapshot:
     compiled: CompiledPack = compile_pack(pack)
     sectors = {code: org.sector.value for code, org in pack.organisations.items()}
-    return _Snapshot(pack, DurableMatcher(compiled.rulesets), sectors)
+    return _Snapshot(
+        pack,
+        DurableMatcher(compiled.rulesets),
+        compiled.permit_conditions,
+        sectors,
+        party_index(pack),
+    )
 
 
 def _check_organisations(request: Request, pack: PolicyPack) -> None:
@@ -117,7 +131,7 @@ def _check_organisations(request: Request, pack: PolicyPack) -> None:
 
 
 def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
-    facts = request_facts(request, snapshot.sectors)
+    facts = request_facts(request, snapshot.sectors, snapshot.parties)
     shard = CompiledPack.shard(request.record_type, request.purpose)
     names = snapshot.matcher.matching(shard, facts)
     return [snapshot.pack.rules[i] for i in sorted(rule_index(name) for name in names)]
@@ -131,8 +145,11 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
     outcome = _outcome(snapshot, request, at)
     changes: list[explain.Change] = []
     if outcome.effect is Effect.DENY:
+        shard = CompiledPack.shard(request.record_type, request.purpose)
         changes = explain.would_permit_if(
-            request, snapshot.pack, lambda changed: _outcome(snapshot, changed, at).effect
+            request,
+            snapshot.permit_conditions.get(shard, frozenset()),
+            lambda changed: _outcome(snapshot, changed, at).effect,
         )
     listed = [rule for rule, _ in outcome.roles]
     defaults = explain.assumed(request, listed, changes)

@@ -64,10 +64,14 @@ def obligations(outcome: Outcome) -> list[str]:
 
 
 def would_permit_if(
-    request: Request, pack: PolicyPack, effect_of: Callable[[Request], Effect]
+    request: Request, permit_conditions: Iterable[str], effect_of: Callable[[Request], Effect]
 ) -> list[Change]:
-    """The smallest changes (one field, else two) to the request that the pack would permit."""
-    tested = {CONDITION_FIELDS[name] for name in pack.tested_fields()}
+    """The smallest changes (one field, else two) to the request that the pack would permit.
+
+    Only fields that some permit rule for this record and purpose tests are tried: changing
+    any other field cannot produce a permit.
+    """
+    tested = {CONDITION_FIELDS[name] for name in permit_conditions}
     candidates = [
         (name, value)
         for name, options in _SUGGESTIONS.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ class Rule:
     """One rule with everything resolved: qualified id, source, purposes, parties, legal basis."""
 
     index: int
+    agreement_index: int
     id: str
     spec: RuleSpec
     agreement: AgreementSpec
@@ -29,7 +31,7 @@ class Rule:
     def effect(self) -> Effect:
         return self.spec.effect
 
-    @property
+    @cached_property
     def conditions(self) -> dict[str, Any]:
         return self.spec.when.tested()
 
@@ -49,6 +51,7 @@ class PolicyPack:
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
 
-    def tested_fields(self) -> set[str]:
+    @cached_property
+    def tested_fields(self) -> frozenset[str]:
         """The request conditions some rule in the pack tests (what would_permit_if searches)."""
-        return {name for rule in self.rules for name in rule.conditions}
+        return frozenset(name for rule in self.rules for name in rule.conditions)

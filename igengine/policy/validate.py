@@ -76,7 +76,7 @@ def _rules(
     seen_agreements: dict[str, str] = {}
     rules: list[Rule] = []
     located: list[tuple[Rule, SourceFile, int]] = []
-    for agreement, source in loaded.agreements:
+    for agreement_index, (agreement, source) in enumerate(loaded.agreements):
         if agreement.id in seen_agreements:
             issues.append(
                 source.issue(
@@ -97,7 +97,8 @@ def _rules(
             local_ids.add(spec.id)
             _check_rule(agreement, spec, i, source, organisations, obligations, issues)
             line = line_of(source.lines, ("rules", i))
-            rule = _resolve(len(rules), agreement, spec, f"{source.display}:{line}")
+            rule = _resolve(len(rules), agreement_index, agreement, spec,
+                            f"{source.display}:{line}")
             rules.append(rule)
             located.append((rule, source, i))
     _check_overrides(rules, located, issues)
@@ -245,9 +246,12 @@ def _check_overrides(
                                            "overridden"))
 
 
-def _resolve(index: int, agreement: AgreementSpec, spec: RuleSpec, source: str) -> Rule:
+def _resolve(
+    index: int, agreement_index: int, agreement: AgreementSpec, spec: RuleSpec, source: str
+) -> Rule:
     return Rule(
         index=index,
+        agreement_index=agreement_index,
         id=f"{agreement.id}/{spec.id}",
         spec=spec,
         agreement=agreement,

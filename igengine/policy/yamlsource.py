@@ -8,6 +8,22 @@ import yaml
 
 Path = tuple[str | int, ...]
 
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+# First characters after which YAML 1.1 could read a plain scalar as something other than a
+# string (bool, null, number, date, merge key); anything else is a string, without the regexes.
+_MAYBE_TYPED = set("yYnNtTfFoO~0123456789+-.<=")
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader with a fast path for the plain strings that fill a policy pack."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0] and value and value[0] not in _MAYBE_TYPED:
+            return _STR
+        return super().resolve(kind, value, implicit)
+
 
 class YamlProblem(Exception):
     def __init__(self, line: int, message: str) -> None:
@@ -21,7 +37,8 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     Raises YamlProblem (with the line) for syntax errors and duplicate keys, which plain
     PyYAML would accept silently by keeping the last value.
     """
-    loader = yaml.SafeLoader(text)
+    # The C parser (when PyYAML has libyaml) composes large packs several times faster.
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         lines: dict[Path, int] = {}
@@ -35,12 +52,12 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     return data, lines
 
 
-def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
+def _convert(loader: Any, node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = key_node.value if key_node.tag == _STR else loader.construct_object(key_node)
             if key in result:
                 raise YamlProblem(
                     key_node.start_mark.line + 1,
@@ -53,6 +70,8 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path, lines: dict[P
         return [
             _convert(loader, item, (*path, index), lines) for index, item in enumerate(node.value)
         ]
+    if node.tag == _STR:
+        return node.value
     return loader.construct_object(node, deep=True)
 
 
