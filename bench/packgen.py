@@ -21,13 +21,22 @@ RULES_PER_AGREEMENT = 100
 def organisations(count: int = 60) -> list[dict[str, str]]:
     sectors = list(Sector)
     return [
-        {"code": f"ORG{i:03d}", "name": f"Organisation {i}", "sector": sectors[i % len(sectors)].value}
+        {
+            "code": f"ORG{i:03d}",
+            "name": f"Organisation {i}",
+            "sector": sectors[i % len(sectors)].value,
+        }
         for i in range(count)
     ]
 
 
-def rule(rng: random.Random, index: int, agreement_purposes: list[str],
-         parties: list[str], deny_ids: list[str]) -> dict[str, Any]:
+def rule(
+    rng: random.Random,
+    index: int,
+    agreement_purposes: list[str],
+    parties: list[str],
+    deny_ids: list[str],
+) -> dict[str, Any]:
     effect = "deny" if rng.random() < 0.25 else "permit"
     spec: dict[str, Any] = {
         "id": f"rule-{index}",
@@ -53,8 +62,11 @@ def rule(rng: random.Random, index: int, agreement_purposes: list[str],
     if rng.random() < 0.2:
         when["age_under"] = 18
     if effect == "permit":
-        spec["legal_basis"] = {"article_6": "6(1)(e)", "article_9": "9(2)(h)",
-                               "common_law": "implied_consent"}
+        spec["legal_basis"] = {
+            "article_6": "6(1)(e)",
+            "article_9": "9(2)(h)",
+            "common_law": "implied_consent",
+        }
         spec["obligations"] = ["share_minimum_necessary"]
         if deny_ids and rng.random() < 0.2:
             spec["overrides"] = [rng.choice(deny_ids)]
@@ -100,8 +112,7 @@ def requests(count: int, seed: int = 11) -> list[dict[str, Any]]:
     codes = [o["code"] for o in organisations()]
     return [
         {
-            "requester": {"role": rng.choice(list(Role)).value,
-                          "organisation": rng.choice(codes)},
+            "requester": {"role": rng.choice(list(Role)).value, "organisation": rng.choice(codes)},
             "holder": {"organisation": rng.choice(codes)},
             "purpose": rng.choice(list(Purpose)).value,
             "record_type": rng.choice(list(RecordType)).value,

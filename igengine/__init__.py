@@ -1,8 +1,8 @@
 """igengine: can I share this? Explained, recorded answers from data-sharing agreements.
 
-    from igengine import Engine
-    engine = Engine.from_directory("policies")
-    decision = engine.decide({...})
+from igengine import Engine
+engine = Engine.from_directory("policies")
+decision = engine.decide({...})
 """
 
 from igengine.decision import Decision

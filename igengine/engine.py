@@ -92,7 +92,9 @@ class Engine:
             except Exception as exc:
                 # An unrecorded decision must not be acted on: fail closed.
                 decision = _fail_safe(
-                    snapshot.pack, at, decision_id,
+                    snapshot.pack,
+                    at,
+                    decision_id,
                     f"the audit trail could not be written ({type(exc).__name__}: {exc})",
                 )
         return decision
@@ -120,10 +122,15 @@ def _build(pack: PolicyPack) -> _Snapshot:
 def _check_organisations(request: Request, pack: PolicyPack) -> None:
     codes = sorted(pack.organisations)
     errors = [
-        (field, f"'{code}' is not an organisation in the loaded pack; "
-                f"{suggest(code, codes, list_all=True)}")
-        for field, code in (("requester.organisation", request.requester.organisation),
-                            ("holder.organisation", request.holder.organisation))
+        (
+            field,
+            f"'{code}' is not an organisation in the loaded pack; "
+            f"{suggest(code, codes, list_all=True)}",
+        )
+        for field, code in (
+            ("requester.organisation", request.requester.organisation),
+            ("holder.organisation", request.holder.organisation),
+        )
         if code not in pack.organisations
     ]
     if errors:

@@ -44,13 +44,14 @@ _SUGGESTIONS: dict[str, list[tuple[Any, str]]] = {
         (Relationship.CARE_TEAM, "the requester is in the person's care team")
     ],
     "subject.consent": [(Consent.EXPLICIT, "the person gives explicit consent")],
-    "subject.s251_support": [(True, "the use has section 251 (Confidentiality Advisory Group) "
-                              "support")],
+    "subject.s251_support": [
+        (True, "the use has section 251 (Confidentiality Advisory Group) support")
+    ],
     "subject.anonymised": [(True, "the information is anonymised")],
-    "subject.risk_of_serious_harm": [(True, "there is a risk of serious harm to the person or "
-                                      "others")],
-    "subject.has_capacity": [(Capacity.FALSE, "the person lacks capacity for this "
-                              "decision")],
+    "subject.risk_of_serious_harm": [
+        (True, "there is a risk of serious harm to the person or others")
+    ],
+    "subject.has_capacity": [(Capacity.FALSE, "the person lacks capacity for this decision")],
     "justification": [("(your reason for breaking the glass)", "a justification is recorded")],
 }
 
@@ -77,7 +78,7 @@ def would_permit_if(
         for name, options in _SUGGESTIONS.items()
         if name in tested
         for value, _ in options
-        if _current(request, name) != value
+        if _current(request, name) != value and not _overrides_a_choice(request, name)
     ]
     for size in (1, 2):
         found = [
@@ -89,6 +90,11 @@ def would_permit_if(
         if found:
             return found
     return []
+
+
+def _overrides_a_choice(request: Request, name: str) -> bool:
+    """A recorded refusal is the person's choice: never suggest consent in its place."""
+    return name == "subject.consent" and request.subject.consent is Consent.REFUSED
 
 
 def _current(request: Request, name: str) -> Any:
@@ -172,15 +178,19 @@ def fail_safe_rationale(error: str) -> str:
 def _asked(request: Request, pack: PolicyPack) -> str:
     requester = pack.organisations[request.requester.organisation]
     holder = pack.organisations[request.holder.organisation]
+    role = request.requester.role.label
+    article = "an" if role[0].lower() in "aeiou" else "a"
     return (
-        f"a {request.requester.role.label} at {requester.name} receiving the "
+        f"{article} {role} at {requester.name} receiving the "
         f"{request.record_type.label} held by {holder.name} for {request.purpose.label}"
     )
 
 
 def _not_in_force(agreement: AgreementSpec, on: date) -> str:
-    when = "ended on " + str(agreement.end_date) if on > agreement.end_date else (
-        "does not start until " + str(agreement.start_date)
+    when = (
+        "ended on " + str(agreement.end_date)
+        if on > agreement.end_date
+        else ("does not start until " + str(agreement.start_date))
     )
     return (
         f" The agreement '{agreement.title}' ({agreement.id}) would have applied, but it "

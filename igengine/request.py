@@ -101,7 +101,10 @@ def _describe(err: Any) -> tuple[str, str]:
     value = err.get("input")
     if kind == "enum":
         choices = re.findall(r"'([^']+)'", err.get("ctx", {}).get("expected", ""))
-        return field, f"'{value}' is not a valid code; {suggest(str(value), choices, list_all=True)}"
+        return (
+            field,
+            f"'{value}' is not a valid code; {suggest(str(value), choices, list_all=True)}",
+        )
     if kind == "missing":
         return field, "is required"
     if kind == "extra_forbidden":

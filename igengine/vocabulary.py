@@ -152,5 +152,7 @@ def suggest(value: str, choices: list[str], *, list_all: bool = False) -> str:
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
     listing = "valid values: " + ", ".join(choices)
     if close:
-        return f"did you mean '{close[0]}'? ({listing})" if list_all else f"did you mean '{close[0]}'?"
+        return (
+            f"did you mean '{close[0]}'? ({listing})" if list_all else f"did you mean '{close[0]}'?"
+        )
     return listing

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from igengine.policy.errors import PolicyIssue
-from igengine.policy.model import FIELD_NAMES, AgreementSpec, PackFile
+from igengine.policy.model import FIELD_NAMES, AgreementSpec, PackFile, RuleSpec
 from igengine.policy.yamlsource import Path as YPath
 from igengine.policy.yamlsource import YamlProblem, line_of, load_with_lines
 from igengine.vocabulary import suggest
@@ -23,6 +23,12 @@ class SourceFile:
 
     display: str
     lines: dict[YPath, int]
+    # For each rule kept in the agreement, its position in the file (rules with shape errors
+    # are left out, so later checks still run on the rest and point at the right lines).
+    rule_positions: list[int] = field(default_factory=list)
+
+    def rule_path(self, kept_index: int) -> YPath:
+        return ("rules", self.rule_positions[kept_index])
 
     def issue(self, path: YPath, message: str) -> PolicyIssue:
         return PolicyIssue(self.display, line_of(self.lines, path), _dotted(path), message)
@@ -63,12 +69,15 @@ def _load_file(text: str, display: str, into: LoadedFiles) -> None:
     source = SourceFile(display, lines)
     if not isinstance(data, dict):
         into.issues.append(
-            source.issue((), "expected a YAML mapping: an agreement (id, title, parties, rules ...) "
-                         "or shared definitions (organisations, obligations)")
+            source.issue(
+                (),
+                "expected a YAML mapping: an agreement (id, title, parties, rules ...) "
+                "or shared definitions (organisations, obligations)",
+            )
         )
         return
     if "rules" in data or "id" in data:
-        agreement = _validated(AgreementSpec, data, source, into.issues)
+        agreement = _agreement(data, source, into.issues)
         if agreement is not None:
             into.agreements.append((agreement, source))
     else:
@@ -81,14 +90,64 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _validated(
-    model: type[M], data: dict[str, Any], source: SourceFile, issues: list[PolicyIssue]
+    model: type[M],
+    data: dict[str, Any],
+    source: SourceFile,
+    issues: list[PolicyIssue],
+    prefix: YPath = (),
 ) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            issues.append(source.issue(tuple(err["loc"]), _message(err)))
+            issues.append(source.issue((*prefix, *err["loc"]), _message(err)))
         return None
+
+
+def _agreement(
+    data: dict[str, Any], source: SourceFile, issues: list[PolicyIssue]
+) -> AgreementSpec | None:
+    """Validate each rule on its own, so one malformed rule does not hide the problems that
+    the cross-checks would find in the others."""
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        return _validated(AgreementSpec, data, source, issues)
+    kept: list[RuleSpec] = []
+    seen_ids: set[Any] = set()
+    for position, raw in enumerate(raw_rules):
+        rule_id = raw.get("id") if isinstance(raw, dict) else None
+        if rule_id is not None and rule_id in seen_ids:
+            issues.append(
+                source.issue(
+                    ("rules", position, "id"),
+                    f"rule id '{rule_id}' is used twice in this agreement; rule ids must be unique",
+                )
+            )
+        seen_ids.add(rule_id)
+        rule_issues: list[PolicyIssue] = []
+        rule = _validated(
+            RuleSpec,
+            raw if isinstance(raw, dict) else {},
+            source,
+            rule_issues,
+            prefix=("rules", position),
+        )
+        if not isinstance(raw, dict):
+            rule_issues = [
+                source.issue(
+                    ("rules", position), "each rule must be a mapping starting with `- id:`"
+                )
+            ]
+        issues.extend(rule_issues)
+        if rule is not None and not rule_issues:
+            kept.append(rule)
+            source.rule_positions.append(position)
+    header = {**data, "rules": kept or raw_rules}
+    header_issues: list[PolicyIssue] = []
+    agreement = _validated(AgreementSpec, header, source, header_issues)
+    # Rule problems were reported above; when no rule survived, don't report them twice.
+    issues.extend(i for i in header_issues if kept or not i.field.startswith("rules"))
+    return agreement if kept else None
 
 
 def _message(err: Any) -> str:

@@ -1,4 +1,4 @@
-"""What a policy file may say, as pydantic models (the shapes only; cross-checks are in validate)."""
+"""What a policy file may say, as pydantic models (shapes only; cross-checks are in validate)."""
 
 from __future__ import annotations
 

@@ -52,7 +52,9 @@ def _organisations(loaded: LoadedFiles, issues: list[PolicyIssue]) -> dict[str, 
     if not found:
         issues.append(
             PolicyIssue(
-                "(pack)", 0, "organisations",
+                "(pack)",
+                0,
+                "organisations",
                 "no organisations defined; add a file such as organisations.yaml with "
                 "`organisations:` listing code, name and sector",
             )
@@ -87,18 +89,12 @@ def _rules(
             )
         seen_agreements[agreement.id] = source.display
         _check_agreement(agreement, source, organisations, issues)
-        local_ids: set[str] = set()
         for i, spec in enumerate(agreement.rules):
-            if spec.id in local_ids:
-                issues.append(
-                    source.issue(("rules", i, "id"), f"rule id '{spec.id}' is used twice in "
-                                 "this agreement; rule ids must be unique")
-                )
-            local_ids.add(spec.id)
             _check_rule(agreement, spec, i, source, organisations, obligations, issues)
-            line = line_of(source.lines, ("rules", i))
-            rule = _resolve(len(rules), agreement_index, agreement, spec,
-                            f"{source.display}:{line}")
+            line = line_of(source.lines, source.rule_path(i))
+            rule = _resolve(
+                len(rules), agreement_index, agreement, spec, f"{source.display}:{line}"
+            )
             rules.append(rule)
             located.append((rule, source, i))
     _check_overrides(rules, located, issues)
@@ -141,41 +137,58 @@ def _check_rule(
     obligations: dict[str, str],
     issues: list[PolicyIssue],
 ) -> None:
-    at = ("rules", i)
-    for side, codes in (("requester", spec.requester.organisations),
-                        ("holder", spec.holder.organisations)):
+    at = source.rule_path(i)
+    for side, codes in (
+        ("requester", spec.requester.organisations),
+        ("holder", spec.holder.organisations),
+    ):
         for j, code in enumerate(codes):
             if code not in organisations:
-                issues.append(source.issue((*at, side, "organisations", j),
-                                           _unknown_org(code, organisations)))
+                issues.append(
+                    source.issue((*at, side, "organisations", j), _unknown_org(code, organisations))
+                )
             elif code not in agreement.parties:
-                issues.append(source.issue(
-                    (*at, side, "organisations", j),
-                    f"'{code}' is not a party to agreement '{agreement.id}'; add it to "
-                    "`parties:` or remove it here",
-                ))
+                issues.append(
+                    source.issue(
+                        (*at, side, "organisations", j),
+                        f"'{code}' is not a party to agreement '{agreement.id}'; add it to "
+                        "`parties:` or remove it here",
+                    )
+                )
     for j, purpose in enumerate(spec.purposes):
         if purpose not in agreement.purposes:
-            issues.append(source.issue(
-                (*at, "purposes", j),
-                f"'{purpose}' is not one of this agreement's purposes "
-                f"({', '.join(agreement.purposes)}); add it to the agreement's `purposes:`",
-            ))
+            issues.append(
+                source.issue(
+                    (*at, "purposes", j),
+                    f"'{purpose}' is not one of this agreement's purposes "
+                    f"({', '.join(agreement.purposes)}); add it to the agreement's `purposes:`",
+                )
+            )
     for j, code in enumerate(spec.obligations):
         if code not in obligations:
-            issues.append(source.issue(
-                (*at, "obligations", j),
-                f"'{code}' is not a known obligation; {suggest(code, sorted(obligations))}",
-            ))
+            issues.append(
+                source.issue(
+                    (*at, "obligations", j),
+                    f"'{code}' is not a known obligation; {suggest(code, sorted(obligations))}",
+                )
+            )
     when = spec.when
-    if when.age_under is not None and when.age_at_least is not None \
-            and when.age_at_least >= when.age_under:
-        issues.append(source.issue((*at, "when", "age_at_least"),
-                                   "age_at_least must be below age_under, or no one matches"))
+    if (
+        when.age_under is not None
+        and when.age_at_least is not None
+        and when.age_at_least >= when.age_under
+    ):
+        issues.append(
+            source.issue(
+                (*at, "when", "age_at_least"),
+                "age_at_least must be below age_under, or no one matches",
+            )
+        )
     issues.extend(_legal_basis_issues(spec, at, source))
     if spec.overrides and spec.effect is not Effect.PERMIT:
-        issues.append(source.issue((*at, "overrides"),
-                                   "only a permit rule can override deny rules"))
+        issues.append(
+            source.issue((*at, "overrides"), "only a permit rule can override deny rules")
+        )
 
 
 def _legal_basis_issues(
@@ -184,24 +197,35 @@ def _legal_basis_issues(
     basis = spec.legal_basis
     found: list[PolicyIssue] = []
     here = (*at, "legal_basis")
-    checks = (("article_6", basis.article_6, legal.ARTICLE_6),
-              ("article_9", basis.article_9, legal.ARTICLE_9),
-              ("common_law", basis.common_law, legal.COMMON_LAW_BASES))
+    checks = (
+        ("article_6", basis.article_6, legal.ARTICLE_6),
+        ("article_9", basis.article_9, legal.ARTICLE_9),
+        ("common_law", basis.common_law, legal.COMMON_LAW_BASES),
+    )
     for name, value, known in checks:
         if value is not None and value not in known:
-            found.append(source.issue((*here, name),
-                                      f"'{value}' is not known; {suggest(value, list(known))}"))
+            found.append(
+                source.issue(
+                    (*here, name), f"'{value}' is not known; {suggest(value, list(known))}"
+                )
+            )
     for j, statute in enumerate(basis.statutes):
         if isinstance(statute, str) and statute not in legal.STATUTES:
-            found.append(source.issue(
-                (*here, "statutes", j),
-                f"'{statute}' is not a known provision; {suggest(statute, list(legal.STATUTES))}"
-                " (or write it out as framework, provision and summary)",
-            ))
+            found.append(
+                source.issue(
+                    (*here, "statutes", j),
+                    f"'{statute}' is not a known provision; "
+                    f"{suggest(statute, list(legal.STATUTES))} "
+                    "(or write it out as framework, provision and summary)",
+                )
+            )
     for j, number in enumerate(basis.caldicott):
         if number not in legal.CALDICOTT_PRINCIPLES:
-            found.append(source.issue((*here, "caldicott", j),
-                                      f"{number} is not a Caldicott principle; use 1 to 8"))
+            found.append(
+                source.issue(
+                    (*here, "caldicott", j), f"{number} is not a Caldicott principle; use 1 to 8"
+                )
+            )
     if spec.effect is Effect.PERMIT:
         found.extend(_permit_basis_issues(spec, here, source))
     return found
@@ -214,12 +238,16 @@ def _permit_basis_issues(
     the common-law note, since it is outside data protection law."""
     basis = spec.legal_basis
     if basis.is_empty():
-        return [source.issue(here, "a permit must cite its legal basis; add `legal_basis:` with "
-                             "article_6, article_9 and common_law")]
+        return [
+            source.issue(
+                here,
+                "a permit must cite its legal basis; add `legal_basis:` with "
+                "article_6, article_9 and common_law",
+            )
+        ]
     needed = ["common_law"] if spec.when.anonymised else ["article_6", "article_9", "common_law"]
     return [
-        source.issue(here, f"a permit must cite {name}; add `{name}:` "
-                     f"(e.g. {_EXAMPLES[name]})")
+        source.issue(here, f"a permit must cite {name}; add `{name}:` (e.g. {_EXAMPLES[name]})")
         for name in needed
         if getattr(basis, name) is None
     ]
@@ -236,14 +264,19 @@ def _check_overrides(
         for j, target in enumerate(rule.spec.overrides):
             qualified = target if "/" in target else f"{rule.agreement.id}/{target}"
             if qualified not in by_id:
-                issues.append(source.issue(
-                    ("rules", i, "overrides", j),
-                    f"'{target}' names no rule in the pack; {suggest(qualified, list(by_id))}",
-                ))
+                issues.append(
+                    source.issue(
+                        (*source.rule_path(i), "overrides", j),
+                        f"'{target}' names no rule in the pack; {suggest(qualified, list(by_id))}",
+                    )
+                )
             elif by_id[qualified].effect is not Effect.DENY:
-                issues.append(source.issue(("rules", i, "overrides", j),
-                                           f"'{target}' is a permit rule; only deny rules can be "
-                                           "overridden"))
+                issues.append(
+                    source.issue(
+                        (*source.rule_path(i), "overrides", j),
+                        f"'{target}' is a permit rule; only deny rules can be overridden",
+                    )
+                )
 
 
 def _resolve(

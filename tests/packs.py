@@ -1,0 +1,70 @@
+"""Small policy packs written to a temporary directory, for tests of the core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ORGANISATIONS = [
+    {"code": "HOSP", "name": "Test Hospital", "sector": "acute"},
+    {"code": "GPX", "name": "Test Practice", "sector": "gp"},
+    {"code": "COUNCIL", "name": "Test Council", "sector": "social_care"},
+    {"code": "POL", "name": "Test Police", "sector": "police"},
+]
+
+PERMIT_BASIS = {"article_6": "6(1)(e)", "article_9": "9(2)(h)", "common_law": "implied_consent"}
+
+
+def agreement(rules: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "care",
+        "title": "Test care agreement",
+        "owner": "Test IG lead",
+        "parties": ["HOSP", "GPX", "COUNCIL"],
+        "purposes": ["direct_care", "safeguarding"],
+        "start_date": "2025-01-01",
+        "end_date": "2027-12-31",
+        "review_date": "2026-12-31",
+        "rules": rules,
+    }
+    base.update(fields)
+    return base
+
+
+def permit(rule_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": rule_id,
+        "effect": "permit",
+        "because": f"{rule_id} allows it.",
+        "legal_basis": PERMIT_BASIS,
+        "obligations": ["record_disclosure"],
+        **fields,
+    }
+
+
+def deny(rule_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": rule_id, "effect": "deny", "because": f"{rule_id} forbids it.", **fields}
+
+
+def write(directory: Path, *agreements: dict[str, Any]) -> Path:
+    (directory / "agreements").mkdir(parents=True, exist_ok=True)
+    (directory / "organisations.yaml").write_text(yaml.safe_dump({"organisations": ORGANISATIONS}))
+    for item in agreements:
+        path = directory / "agreements" / f"{item['id']}.yaml"
+        path.write_text(yaml.safe_dump(item, sort_keys=False))
+    return directory
+
+
+def request(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "requester": {"role": "social_worker", "organisation": "COUNCIL"},
+        "holder": {"organisation": "HOSP"},
+        "purpose": "direct_care",
+        "record_type": "capacity_assessment",
+        "subject": {"relationship": "care_team"},
+        "at": "2026-06-01T12:00:00Z",
+    }
+    base.update(overrides)
+    return base

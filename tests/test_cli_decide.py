@@ -1,0 +1,75 @@
+"""`igengine decide`: a readable answer, the contract JSON, and exit 2 for a bad request."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from igengine.cli import app
+
+ASK = [
+    "decide",
+    "--policies",
+    "policies",
+    "--role",
+    "social_worker",
+    "--org",
+    "NGCC",
+    "--holder",
+    "RNG",
+    "--purpose",
+    "direct_care",
+    "--record",
+    "capacity_assessment",
+    "--at",
+    "2026-06-01T10:00:00Z",
+]
+
+
+def test_readable_permit() -> None:
+    result = CliRunner().invoke(app, [*ASK, "--care-team"])
+    assert result.exit_code == 0, result.output
+    assert "PERMITTED" in result.output and "Article 9(2)(h)" in result.output
+
+
+def test_json_is_the_contract_shape() -> None:
+    result = CliRunner().invoke(app, [*ASK, "--json"])
+    assert result.exit_code == 0
+    decision = json.loads(result.output)
+    for key in (
+        "effect",
+        "rationale",
+        "legal_basis",
+        "obligations",
+        "rules",
+        "agreement",
+        "would_permit_if",
+        "policy_version",
+        "decision_id",
+        "error",
+    ):
+        assert key in decision
+    assert decision["effect"] == "deny"
+    assert {"subject.relationship": "care_team"} in decision["would_permit_if"]
+
+
+def test_bad_request_exits_2_naming_the_field() -> None:
+    args = [a if a != "social_worker" else "social_workr" for a in ASK]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "requester.role" in result.output and "social_worker" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_request_from_stdin() -> None:
+    request = {
+        "requester": {"role": "gp", "organisation": "NG001"},
+        "holder": {"organisation": "RNG"},
+        "purpose": "direct_care",
+        "record_type": "discharge_summary",
+        "subject": {"relationship": "care_team"},
+        "at": "2026-06-01T10:00:00Z",
+    }
+    result = CliRunner().invoke(app, ["decide", "--file", "-", "--json"], input=json.dumps(request))
+    assert result.exit_code == 0 and json.loads(result.output)["effect"] == "permit"

@@ -1,0 +1,163 @@
+"""The compiled durable-rules path and the plain reference matcher find the same rules.
+
+Hypothesis generates whole packs (several agreements, random selectors and conditions) and
+requests over the same organisations; every request must match exactly the same rule ids.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import packs
+import reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from igengine import Engine
+from igengine.request import parse_request
+from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role, Sector
+
+ORG_CODES = [org["code"] for org in packs.ORGANISATIONS]
+PURPOSES = [p.value for p in Purpose]
+RECORDS = [r.value for r in RecordType]
+
+
+def subset(values: list[str], max_size: int = 3) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(values), min_size=1, max_size=max_size, unique=True)
+
+
+def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), strategy)
+
+
+conditions = st.fixed_dictionaries(
+    {},
+    optional={
+        "relationship": subset([r.value for r in Relationship], 2),
+        "objection": st.booleans(),
+        "consent": subset([c.value for c in Consent]),
+        "national_data_opt_out": st.booleans(),
+        "has_capacity": subset([c.value for c in Capacity]),
+        "risk_of_serious_harm": st.booleans(),
+        "age_under": st.integers(1, 30),
+        "age_at_least": st.integers(0, 0),
+        "s251_support": st.booleans(),
+        "anonymised": st.booleans(),
+        "justification_given": st.booleans(),
+    },
+)
+
+
+@st.composite
+def rule(draw: st.DrawFn, index: int, purposes: list[str], parties: list[str]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "id": f"r{index}",
+        "effect": draw(st.sampled_from(["permit", "deny"])),
+        "because": "Generated.",
+        "requester": draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "roles": subset([r.value for r in Role], 4),
+                    "sectors": subset([s.value for s in Sector]),
+                    "organisations": subset(parties, 2),
+                },
+            )
+        ),
+        "holder": draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "sectors": subset([s.value for s in Sector]),
+                    "organisations": subset(parties, 2),
+                },
+            )
+        ),
+        "when": draw(conditions),
+    }
+    if draw(st.booleans()):
+        spec["purposes"] = draw(subset(purposes, len(purposes)))
+    if draw(st.booleans()):
+        spec["records"] = draw(subset(RECORDS))
+    if spec["effect"] == "permit":
+        spec["legal_basis"] = dict(packs.PERMIT_BASIS)
+    return spec
+
+
+@st.composite
+def pack(draw: st.DrawFn) -> list[dict[str, Any]]:
+    agreements = []
+    for a in range(draw(st.integers(1, 3))):
+        purposes = draw(subset(PURPOSES, 3))
+        parties = draw(subset(ORG_CODES, len(ORG_CODES)))
+        rules = [draw(rule(i, purposes, parties)) for i in range(draw(st.integers(1, 8)))]
+        agreements.append(packs.agreement(rules, id=f"a{a}", parties=parties, purposes=purposes))
+    return agreements
+
+
+@st.composite
+def request(draw: st.DrawFn) -> dict[str, Any]:
+    subject = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "relationship": st.sampled_from([r.value for r in Relationship]),
+                "objection": st.booleans(),
+                "consent": st.sampled_from([c.value for c in Consent]),
+                "national_data_opt_out": st.booleans(),
+                "has_capacity": st.sampled_from([c.value for c in Capacity]),
+                "risk_of_serious_harm": st.booleans(),
+                "age": st.integers(0, 40),
+                "s251_support": st.booleans(),
+                "anonymised": st.booleans(),
+            },
+        )
+    )
+    return {
+        "requester": {
+            "role": draw(st.sampled_from([r.value for r in Role])),
+            "organisation": draw(st.sampled_from(ORG_CODES)),
+        },
+        "holder": {"organisation": draw(st.sampled_from(ORG_CODES))},
+        "purpose": draw(st.sampled_from(PURPOSES)),
+        "record_type": draw(st.sampled_from(RECORDS)),
+        "subject": subject,
+        "justification": draw(st.sampled_from([None, "", "unconscious in A&E"])),
+        "at": "2026-06-01T12:00:00Z",
+    }
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(agreements=pack(), requests=st.lists(request(), min_size=5, max_size=10))
+def test_compiled_path_matches_reference(
+    agreements: list[dict[str, Any]], requests: list[dict[str, Any]]
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        engine = Engine.from_directory(packs.write(Path(directory), *agreements))
+    for raw in requests:
+        parsed = parse_request(raw)
+        compiled = [r.id for r in engine.matching_rules(parsed)]
+        assert compiled == reference.matching_rules(engine.pack, parsed), raw
+        decision = engine.decide(parsed)
+        assert decision.error is None
+        # Every rule the decision lists matched (rules of agreements in force, here all).
+        assert {r.id for r in decision.rules} <= set(compiled)
+
+
+@settings(max_examples=200, deadline=None)
+@given(agreements=pack(), raw=request(), extra=st.data())
+def test_adding_a_deny_never_turns_a_deny_into_a_permit(
+    agreements: list[dict[str, Any]], raw: dict[str, Any], extra: st.DataObject
+) -> None:
+    first = agreements[0]
+    new_deny = extra.draw(rule(99, first["purposes"], first["parties"]))
+    new_deny.update(effect="deny")
+    new_deny.pop("legal_basis", None)
+    with tempfile.TemporaryDirectory() as directory:
+        before = Engine.from_directory(packs.write(Path(directory), *agreements)).decide(raw)
+        first["rules"] = [*first["rules"], new_deny]
+        after = Engine.from_directory(packs.write(Path(directory), *agreements)).decide(raw)
+    if before.effect == "deny":
+        assert after.effect == "deny"
