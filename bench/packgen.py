@@ -106,10 +106,12 @@ def write_pack(directory: Path, rule_count: int, seed: int = 7) -> Path:
     return directory
 
 
-def requests(count: int, seed: int = 11) -> list[dict[str, Any]]:
-    """Random well-formed requests between the generated organisations."""
+def requests(
+    count: int, seed: int = 11, codes: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Random well-formed requests between the given (default: generated) organisations."""
     rng = random.Random(seed)
-    codes = [o["code"] for o in organisations()]
+    codes = codes or [o["code"] for o in organisations()]
     return [
         {
             "requester": {"role": rng.choice(list(Role)).value, "organisation": rng.choice(codes)},

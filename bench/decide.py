@@ -1,0 +1,198 @@
+"""Benchmark in-process decisions: latency by pack size, load time, and memory over a long run.
+
+    .venv/bin/python bench/decide.py                 # the full run (1,000,000-decision soak)
+    .venv/bin/python bench/decide.py --soak 100000   # a shorter soak
+
+For the shipped pack and generated packs of 100, 1,000 and 10,000 rules it prints load+compile
+time, median and p99 microseconds per `Engine.decide` and decisions per second, and the same for
+a raw durable-rules `post` of the same facts to the same ruleset (the baseline), with the ratio.
+Then it runs the soak and prints resident memory after 10,000 decisions and at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import packgen  # noqa: E402
+from durable.engine import MessageNotHandledException  # noqa: E402
+
+from igengine import Engine  # noqa: E402
+from igengine.compile import CompiledPack, request_facts  # noqa: E402
+from igengine.request import parse_request  # noqa: E402
+
+SHIPPED = Path(__file__).resolve().parent.parent / "policies"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def timed(call: Callable[[Any], Any], items: list[Any]) -> list[float]:
+    """Microseconds per call, one sample per item (after a warm-up pass)."""
+    for item in items[:200]:
+        call(item)
+    samples = []
+    clock = time.perf_counter_ns
+    for item in items:
+        start = clock()
+        call(item)
+        samples.append((clock() - start) / 1000)
+    return samples
+
+
+def rule_derived_requests(engine: Engine, count: int, seed: int) -> list[dict[str, Any]]:
+    """Requests built from the pack's own rules (so many match), mixed with random ones."""
+    rng = random.Random(seed)
+    pack = engine.pack
+    orgs = sorted(pack.organisations)
+    out = packgen.requests(count // 2, seed, orgs)
+    for _ in range(count - len(out)):
+        rule = rng.choice(pack.rules)
+        spec = rule.spec
+        parties = sorted(rule.parties)
+        requester = rng.choice(spec.requester.organisations or parties or orgs)
+        holder = rng.choice(spec.holder.organisations or parties or orgs)
+        when = spec.when
+        subject: dict[str, Any] = {"age": 10 if when.age_under else 40}
+        if when.relationship:
+            subject["relationship"] = rng.choice(when.relationship).value
+        if when.consent:
+            subject["consent"] = rng.choice(when.consent).value
+        if when.objection is not None:
+            subject["objection"] = when.objection
+        out.append({
+            "requester": {
+                "role": rng.choice(spec.requester.roles or ["gp"]),
+                "organisation": requester,
+            },
+            "holder": {"organisation": holder},
+            "purpose": rng.choice(sorted(rule.purposes)),
+            "record_type": rng.choice(spec.records or ["care_plan"]),
+            "subject": subject,
+            "justification": "urgent" if when.justification_given else None,
+            "at": "2026-06-01T12:00:00Z",
+        })
+    rng.shuffle(out)
+    return out
+
+
+def baseline_post(engine: Engine) -> Callable[[dict[str, Any]], Any]:
+    """A raw durable-rules `post` of the same facts to the same shard ruleset."""
+    snapshot = engine._snapshot
+    host = snapshot.matcher._host
+    names = {name.split(".", 1)[1]: name for name in host._ruleset_directory}
+
+    def post(request: dict[str, Any]) -> None:
+        parsed = parse_request(request)
+        shard = names.get(CompiledPack.shard(parsed.record_type, parsed.purpose))
+        if shard is None:
+            return
+        facts = request_facts(parsed, snapshot.sectors, snapshot.parties)
+        try:
+            host.post(shard, {**facts, "sid": "bench"})
+        except MessageNotHandledException:
+            pass  # no rule applies: durable-rules' normal answer, not an error
+
+    return post
+
+
+def report(label: str, samples: list[float], baseline: list[float] | None = None) -> None:
+    median, p99 = statistics.median(samples), percentile(samples, 0.99)
+    line = (f"  {label:<24} p50 {median:8.1f} µs   p99 {p99:8.1f} µs   "
+            f"{1e6 / statistics.mean(samples):10,.0f} decisions/s")
+    if baseline:
+        line += f"   ×{median / statistics.median(baseline):.2f} of raw post (p50)"
+    print(line)
+
+
+def bench_pack(label: str, directory: Path, count: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    engine = Engine.from_directory(directory)
+    loaded = time.perf_counter() - start
+    requests = rule_derived_requests(engine, count, seed=len(engine.pack.rules))
+    decisions = [engine.decide(r) for r in requests]
+    permits = sum(d.permitted for d in decisions)
+    errors = sum(d.error is not None for d in decisions)
+    print(f"{label}: {len(engine.pack.rules):,} rules, load+compile {loaded:.2f} s, "
+          f"{permits / len(decisions):.0%} permits, {errors} errors")
+    raw = timed(baseline_post(engine), requests)
+    decide = timed(engine.decide, requests)
+    report("raw durable post", raw)
+    report("Engine.decide", decide, raw)
+    denies = [r for r, d in zip(requests, decisions, strict=True) if not d.permitted]
+    permitted = [r for r, d in zip(requests, decisions, strict=True) if d.permitted]
+    if permitted:
+        report("  permits only", timed(engine.decide, permitted), raw)
+    if denies:
+        report("  denies only", timed(engine.decide, denies), raw)
+    return statistics.median(decide)
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * 4096 / 2**20
+
+
+def soak(decisions: int) -> None:
+    engine = Engine.from_directory(SHIPPED)
+    rng = random.Random(3)
+    distinct = rule_derived_requests(engine, 5000, seed=5)
+    errors = 0
+    after_10k = 0.0
+    for i in range(decisions):
+        request = dict(distinct[i % len(distinct)])
+        # A distinct person every time: durable-rules would run out of states (1,024) or pile
+        # up facts if the engine left anything behind.
+        request["subject"] = {**request["subject"], "id": f"person-{i}",
+                              "age": rng.randint(0, 99)}
+        errors += engine.decide(request).error is not None
+        if i + 1 == 10_000:
+            gc.collect()
+            after_10k = rss_mib()
+        if i + 1 in (1_025, 100_000):
+            print(f"  after {i + 1:,} distinct requests: {errors} errors")
+    gc.collect()
+    end = rss_mib()
+    print(f"  RSS after 10,000 decisions {after_10k:.1f} MiB; after {decisions:,}: {end:.1f} MiB "
+          f"({(end - after_10k) / after_10k:+.1%}); errors {errors}; "
+          f"facts left in the rules engine: {engine._snapshot.matcher.live_facts()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000, help="timed requests per pack")
+    parser.add_argument("--soak", type=int, default=1_000_000, help="decisions in the soak")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1_000, 10_000])
+    args = parser.parse_args()
+    bench_pack("shipped pack", SHIPPED, args.requests)
+    medians: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            directory = packgen.write_pack(Path(tmp) / str(size), size)
+            medians[size] = bench_pack(f"generated {size:,}", directory, args.requests)
+    if len(medians) > 1:
+        small, large = min(medians), max(medians)
+        print(f"p50 at {large:,} rules is ×{medians[large] / medians[small]:.2f} of p50 at "
+              f"{small:,} rules")
+    if args.soak:
+        print(f"soak: {args.soak:,} decisions on the shipped pack")
+        soak(args.soak)
+
+
+if __name__ == "__main__":
+    main()
