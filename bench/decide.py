@@ -12,6 +12,7 @@ Then it runs the soak and prints resident memory after 10,000 decisions and at t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import random
 import statistics
@@ -25,12 +26,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import packgen  # noqa: E402
-from durable.engine import MessageNotHandledException  # noqa: E402
+import packgen
+from durable.engine import MessageNotHandledException
 
-from igengine import Engine  # noqa: E402
-from igengine.compile import CompiledPack, request_facts  # noqa: E402
-from igengine.request import parse_request  # noqa: E402
+from igengine import Engine
+from igengine.compile import CompiledPack, request_facts
+from igengine.request import parse_request
 
 SHIPPED = Path(__file__).resolve().parent.parent / "policies"
 
@@ -73,18 +74,20 @@ def rule_derived_requests(engine: Engine, count: int, seed: int) -> list[dict[st
             subject["consent"] = rng.choice(when.consent).value
         if when.objection is not None:
             subject["objection"] = when.objection
-        out.append({
-            "requester": {
-                "role": rng.choice(spec.requester.roles or ["gp"]),
-                "organisation": requester,
-            },
-            "holder": {"organisation": holder},
-            "purpose": rng.choice(sorted(rule.purposes)),
-            "record_type": rng.choice(spec.records or ["care_plan"]),
-            "subject": subject,
-            "justification": "urgent" if when.justification_given else None,
-            "at": "2026-06-01T12:00:00Z",
-        })
+        out.append(
+            {
+                "requester": {
+                    "role": rng.choice(spec.requester.roles or ["gp"]),
+                    "organisation": requester,
+                },
+                "holder": {"organisation": holder},
+                "purpose": rng.choice(sorted(rule.purposes)),
+                "record_type": rng.choice(spec.records or ["care_plan"]),
+                "subject": subject,
+                "justification": "urgent" if when.justification_given else None,
+                "at": "2026-06-01T12:00:00Z",
+            }
+        )
     rng.shuffle(out)
     return out
 
@@ -101,20 +104,21 @@ def baseline_post(engine: Engine) -> Callable[[dict[str, Any]], Any]:
         if shard is None:
             return
         facts = request_facts(parsed, snapshot.sectors, snapshot.parties)
-        try:
+        # "No rule applies" is durable-rules' normal answer, not an error.
+        with contextlib.suppress(MessageNotHandledException):
             host.post(shard, {**facts, "sid": "bench"})
-        except MessageNotHandledException:
-            pass  # no rule applies: durable-rules' normal answer, not an error
 
     return post
 
 
 def report(label: str, samples: list[float], baseline: list[float] | None = None) -> None:
     median, p99 = statistics.median(samples), percentile(samples, 0.99)
-    line = (f"  {label:<24} p50 {median:8.1f} µs   p99 {p99:8.1f} µs   "
-            f"{1e6 / statistics.mean(samples):10,.0f} decisions/s")
+    line = (
+        f"  {label:<24} p50 {median:8.1f} µs   p99 {p99:8.1f} µs   "
+        f"{1e6 / statistics.mean(samples):10,.0f} decisions/s"
+    )
     if baseline:
-        line += f"   ×{median / statistics.median(baseline):.2f} of raw post (p50)"
+        line += f"   x{median / statistics.median(baseline):.2f} of raw post (p50)"
     print(line)
 
 
@@ -127,8 +131,10 @@ def bench_pack(label: str, directory: Path, count: int) -> float:
     decisions = [engine.decide(r) for r in requests]
     permits = sum(d.permitted for d in decisions)
     errors = sum(d.error is not None for d in decisions)
-    print(f"{label}: {len(engine.pack.rules):,} rules, load+compile {loaded:.2f} s, "
-          f"{permits / len(decisions):.0%} permits, {errors} errors")
+    print(
+        f"{label}: {len(engine.pack.rules):,} rules, load+compile {loaded:.2f} s, "
+        f"{permits / len(decisions):.0%} permits, {errors} errors"
+    )
     raw = timed(baseline_post(engine), requests)
     decide = timed(engine.decide, requests)
     report("raw durable post", raw)
@@ -158,8 +164,7 @@ def soak(decisions: int) -> None:
         request = dict(distinct[i % len(distinct)])
         # A distinct person every time: durable-rules would run out of states (1,024) or pile
         # up facts if the engine left anything behind.
-        request["subject"] = {**request["subject"], "id": f"person-{i}",
-                              "age": rng.randint(0, 99)}
+        request["subject"] = {**request["subject"], "id": f"person-{i}", "age": rng.randint(0, 99)}
         errors += engine.decide(request).error is not None
         if i + 1 == 10_000:
             gc.collect()
@@ -168,9 +173,11 @@ def soak(decisions: int) -> None:
             print(f"  after {i + 1:,} distinct requests: {errors} errors")
     gc.collect()
     end = rss_mib()
-    print(f"  RSS after 10,000 decisions {after_10k:.1f} MiB; after {decisions:,}: {end:.1f} MiB "
-          f"({(end - after_10k) / after_10k:+.1%}); errors {errors}; "
-          f"facts left in the rules engine: {engine._snapshot.matcher.live_facts()}")
+    print(
+        f"  RSS after 10,000 decisions {after_10k:.1f} MiB; after {decisions:,}: {end:.1f} MiB "
+        f"({(end - after_10k) / after_10k:+.1%}); errors {errors}; "
+        f"facts left in the rules engine: {engine._snapshot.matcher.live_facts()}"
+    )
 
 
 def main() -> None:
@@ -187,8 +194,10 @@ def main() -> None:
             medians[size] = bench_pack(f"generated {size:,}", directory, args.requests)
     if len(medians) > 1:
         small, large = min(medians), max(medians)
-        print(f"p50 at {large:,} rules is ×{medians[large] / medians[small]:.2f} of p50 at "
-              f"{small:,} rules")
+        print(
+            f"p50 at {large:,} rules is x{medians[large] / medians[small]:.2f} of p50 at "
+            f"{small:,} rules"
+        )
     if args.soak:
         print(f"soak: {args.soak:,} decisions on the shipped pack")
         soak(args.soak)

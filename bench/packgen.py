@@ -106,9 +106,7 @@ def write_pack(directory: Path, rule_count: int, seed: int = 7) -> Path:
     return directory
 
 
-def requests(
-    count: int, seed: int = 11, codes: list[str] | None = None
-) -> list[dict[str, Any]]:
+def requests(count: int, seed: int = 11, codes: list[str] | None = None) -> list[dict[str, Any]]:
     """Random well-formed requests between the given (default: generated) organisations."""
     rng = random.Random(seed)
     codes = codes or [o["code"] for o in organisations()]
