@@ -53,7 +53,11 @@ def test_verify_names_the_first_bad_entry(
     tamperer.close()
 
     report = trail.verify(public_key_path=tmp_path / "signing.key.pub")
+    # Walked in three processes, the segments or their seams fail and the sequential walk
+    # gives the same, exact report.
+    in_parallel = trail.verify(public_key_path=tmp_path / "signing.key.pub", workers=3)
     trail.close()
+    assert in_parallel.model_dump(exclude={"seconds"}) == report.model_dump(exclude={"seconds"})
     assert not report.ok
     assert report.first_bad == first_bad
     assert report.problem is not None and words in report.problem
@@ -82,6 +86,18 @@ def test_an_untampered_trail_verifies_from_the_command_line(
     )
     assert result.exit_code == 0, result.output
     assert f"OK: {ENTRIES} entries and 3 signed checkpoints" in result.output
+
+
+@pytest.mark.parametrize("workers", [2, 3, 7])
+def test_a_chain_walked_in_several_processes_verifies_as_one(
+    workers: int, store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(store_url, tmp_path, engine)
+    with AuditTrail.open(store_url, create=False) as trail:
+        sequential = trail.verify(workers=1)
+        parallel = trail.verify(workers=workers)
+    assert sequential.ok and parallel.ok
+    assert parallel.model_dump(exclude={"seconds"}) == sequential.model_dump(exclude={"seconds"})
 
 
 def test_a_consistently_rehashed_chain_is_caught_by_the_signed_checkpoints(

@@ -65,12 +65,16 @@ def verify_command(
             "trail are used, which shows integrity but not who signed",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes to walk the chain with (default: one per core when long)"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every entry and signed checkpoint; name the first bad entry and exit 1 if any."""
     trail = _open(store)
     try:
-        report = trail.verify(public_key)
+        report = trail.verify(public_key, workers=workers)
     except AuditError as exc:
         _fail(str(exc))
     finally:

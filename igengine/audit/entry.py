@@ -79,22 +79,14 @@ def decision_body(
 ) -> str:
     """The canonical body recording one decision; the subject's identifier is pseudonymised."""
     stored_request = request.model_dump(mode="json")
-    person = _pseudonymise(stored_request, request.subject.id, pseudonym)
+    _pseudonymise(stored_request, request.subject.id, pseudonym)
+    # Each fact is stored once: who, what and the outcome are read from the request and the
+    # decision (the stores index them there), so they cannot disagree within an entry.
     return canonical(
         {
             "kind": "decision",
             "at": timestamp(now),
-            "decision_id": decision.decision_id,
-            "person": person,
-            "requester": request.requester.id,
-            "organisation": request.requester.organisation,
-            "role": request.requester.role.value,
-            "record_type": request.record_type.value,
-            "purpose": request.purpose.value,
-            "effect": decision.effect.value,
-            "policy_version": decision.policy_version,
             "break_glass": BREAK_GLASS_OBLIGATION in decision.obligations,
-            "rules": [rule.id for rule in decision.rules],
             "request": stored_request,
             "decision": decision.to_dict(),
         }
@@ -103,10 +95,10 @@ def decision_body(
 
 def _pseudonymise(
     stored: dict[str, Any], identifier: str | None, pseudonym: Callable[[str], str] | None
-) -> str | None:
+) -> None:
     """Replace the subject's identifier in the stored request by its pseudonym, in place."""
     if identifier is None:
-        return None
+        return
     if pseudonym is None:
         raise AuditWriteError(
             "the request names a person (subject.id) but the audit trail has no "
@@ -118,7 +110,6 @@ def _pseudonymise(
     justification = stored.get("justification")
     if isinstance(justification, str) and identifier and identifier in justification:
         stored["justification"] = justification.replace(identifier, f"[person {person[:12]}]")
-    return person
 
 
 def review_body(reviewed: AuditEntry, reviewer: str, note: str, now: datetime) -> str:
@@ -127,18 +118,14 @@ def review_body(reviewed: AuditEntry, reviewer: str, note: str, now: datetime) -
         {
             "kind": "review",
             "at": timestamp(now),
-            "decision_id": reviewed.decision_id,
-            "person": reviewed.person,
-            "requester": None,
-            "organisation": reviewed.organisation,
-            "role": None,
-            "record_type": reviewed.record_type,
-            "purpose": reviewed.purpose,
-            "effect": None,
-            "policy_version": reviewed.policy_version,
             "break_glass": False,
-            "rules": [],
-            "review": {"reviewer": reviewer, "note": note, "reviewed_seq": reviewed.seq},
+            "review": {
+                "decision_id": reviewed.decision_id,
+                "person": reviewed.person,
+                "reviewer": reviewer,
+                "note": note,
+                "reviewed_seq": reviewed.seq,
+            },
         }
     )
 
@@ -146,6 +133,8 @@ def review_body(reviewed: AuditEntry, reviewer: str, note: str, now: datetime) -
 class Review(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    decision_id: str
+    person: str | None
     reviewer: str
     note: str
     reviewed_seq: int
@@ -161,13 +150,13 @@ class AuditEntry(BaseModel):
     kind: Literal["decision", "review"]
     decision_id: str
     person: str | None
-    requester: str | None
-    organisation: str | None
-    role: str | None
-    record_type: str | None
-    purpose: str | None
-    effect: str | None
-    policy_version: str | None
+    requester: str | None = None
+    organisation: str | None = None
+    role: str | None = None
+    record_type: str | None = None
+    purpose: str | None = None
+    effect: str | None = None
+    policy_version: str | None = None
     break_glass: bool
     rules: list[str]
     request: dict[str, Any] | None = None
@@ -178,6 +167,34 @@ class AuditEntry(BaseModel):
 
     @classmethod
     def from_row(cls, row: ChainRow) -> AuditEntry:
-        fields = json.loads(row.body)
-        fields.update(seq=row.seq, prev_hash=row.prev_hash, entry_hash=row.entry_hash)
+        body = json.loads(row.body)
+        fields: dict[str, Any] = {
+            "seq": row.seq,
+            "at": body["at"],
+            "kind": body["kind"],
+            "break_glass": body["break_glass"],
+            "prev_hash": row.prev_hash,
+            "entry_hash": row.entry_hash,
+        }
+        if body["kind"] == "review":
+            review = body["review"]
+            fields.update(decision_id=review["decision_id"], person=review["person"])
+            fields.update(review=review, rules=[])
+            return cls.model_validate(fields)
+        request, decision = body["request"], body["decision"]
+        requester = request["requester"]
+        fields.update(
+            decision_id=decision["decision_id"],
+            person=request["subject"].get("id"),
+            requester=requester.get("id"),
+            organisation=requester["organisation"],
+            role=requester["role"],
+            record_type=request["record_type"],
+            purpose=request["purpose"],
+            effect=decision["effect"],
+            policy_version=decision["policy_version"],
+            rules=[rule["id"] for rule in decision["rules"]],
+            request=request,
+            decision=decision,
+        )
         return cls.model_validate(fields)

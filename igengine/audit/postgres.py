@@ -23,7 +23,9 @@ from igengine.audit.store import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
     INDEXED,
+    LAST_SQL,
     QUERY_COLUMNS,
+    ROWS_SQL,
     CheckpointDue,
     Filter,
     Location,
@@ -81,11 +83,11 @@ class PostgresStore:
         function += f'"{prefix}entries_columns"'
         columns = ", ".join(
             f"{name} {'boolean' if kind == 'bool' else 'text'}"
-            for name, kind in QUERY_COLUMNS.items()
+            for name, (kind, _) in QUERY_COLUMNS.items()
         )
         assignments = " ".join(
-            f"NEW.{name} := (j ->> '{name}'){'::boolean' if kind == 'bool' else ''};"
-            for name, kind in QUERY_COLUMNS.items()
+            f"NEW.{name} := ({_extract(paths)}){'::boolean' if kind == 'bool' else ''};"
+            for name, (kind, paths) in QUERY_COLUMNS.items()
         )
         statements = [
             f'CREATE SCHEMA IF NOT EXISTS "{schema}"' if schema else "",
@@ -197,15 +199,18 @@ class PostgresStore:
             ).fetchall()
         return [checkpoint_from(row) for row in found]
 
-    def rows(self) -> Iterator[StoredRow]:
+    def rows(self, first: int = 1, last: int | None = None) -> Iterator[StoredRow]:
+        sql = ROWS_SQL.format(entries=self._tables.entries, mark="%s")
         with self._reader() as conn, conn.cursor(name="igengine_audit_rows") as cursor:
             # A server-side cursor: the chain streams in batches, never all in memory.
             cursor.itersize = 5000
-            cursor.execute(
-                f"SELECT seq, prev_hash, entry_hash, body FROM {self._tables.entries} "
-                "ORDER BY seq".encode()
-            )
+            cursor.execute(sql.encode(), (first, last if last is not None else 2**63 - 1))
             yield from cast(Iterator[StoredRow], cursor)
+
+    def last_seq(self) -> int:
+        with self._reader() as conn:
+            row = conn.execute(LAST_SQL.format(entries=self._tables.entries).encode()).fetchone()
+        return int(row[0]) if row else 0
 
     def select(self, where: Filter, limit: int) -> list[ChainRow]:
         sql, params = select_sql(self._tables, where, "%s")
@@ -256,6 +261,11 @@ class PostgresStore:
             yield conn
         finally:
             conn.close()
+
+
+def _extract(paths: tuple[tuple[str, ...], ...]) -> str:
+    found = [f"j #>> '{{{','.join(path)}}}'" for path in paths]
+    return found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
 
 
 class _StaleConnection(Exception):

@@ -26,17 +26,18 @@ from igengine.audit.verify import StoredRow
 CheckpointDue = Callable[[int, int, str], Checkpoint | None]
 Signer = Callable[[int, str], Checkpoint]
 
-# The generated columns: name → SQL type family.
-QUERY_COLUMNS: dict[str, Literal["text", "bool"]] = {
-    "at": "text",
-    "kind": "text",
-    "decision_id": "text",
-    "person": "text",
-    "requester": "text",
-    "organisation": "text",
-    "record_type": "text",
-    "effect": "text",
-    "break_glass": "bool",
+# The query columns the database derives from each body: name → (type, JSON paths tried in
+# turn). Decisions hold them in their request and decision; reviews in their review.
+QUERY_COLUMNS: dict[str, tuple[Literal["text", "bool"], tuple[tuple[str, ...], ...]]] = {
+    "at": ("text", (("at",),)),
+    "kind": ("text", (("kind",),)),
+    "decision_id": ("text", (("decision", "decision_id"), ("review", "decision_id"))),
+    "person": ("text", (("request", "subject", "id"), ("review", "person"))),
+    "requester": ("text", (("request", "requester", "id"),)),
+    "organisation": ("text", (("request", "requester", "organisation"),)),
+    "record_type": ("text", (("request", "record_type"),)),
+    "effect": ("text", (("decision", "effect"),)),
+    "break_glass": ("bool", (("break_glass",),)),
 }
 INDEXED = ("person", "decision_id", "requester")
 
@@ -59,8 +60,13 @@ class Store(Protocol):
 
     def checkpoints(self) -> list[Checkpoint]: ...
 
-    def rows(self) -> Iterator[StoredRow]:
-        """Every entry in sequence order, streamed on a connection of its own."""
+    def rows(self, first: int = 1, last: int | None = None) -> Iterator[StoredRow]:
+        """The entries numbered `first` to `last` (default: every one) in sequence order,
+        streamed on a connection of their own."""
+        ...
+
+    def last_seq(self) -> int:
+        """The highest sequence number stored (0 when empty)."""
         ...
 
     def select(self, where: Filter, limit: int) -> list[ChainRow]: ...
@@ -234,6 +240,11 @@ def by_decision_sql(tables: Tables, mark: str) -> str:
 
 
 HEAD_SQL = "SELECT seq, entry_hash FROM {entries} ORDER BY seq DESC LIMIT 1"
+ROWS_SQL = (
+    "SELECT seq, prev_hash, entry_hash, body FROM {entries} "
+    "WHERE seq >= {mark} AND seq <= {mark} ORDER BY seq"
+)
+LAST_SQL = "SELECT coalesce(max(seq), 0) FROM {entries}"
 CHECKPOINT_COLUMNS = "seq, head_hash, at, key_id, public_key, signature"
 
 

@@ -12,8 +12,9 @@ Tampering shows up as follows (N is the entry named in `first_bad`):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -50,19 +51,27 @@ class _Break:
 
 
 @dataclass(frozen=True, slots=True)
-class _Walk:
+class Walk:
+    """How far a walk along the chain got: `good` entries checked, the hash of the last good
+    one, the first row's stored prev_hash, and what broke the chain, if anything did."""
+
     good: int
     head_hash: str
+    first_prev: str
     broken: _Break | None
 
 
+# Walks the whole chain with the given checkpoint pins (seq → head hash).
+Walker = Callable[[dict[int, str]], Walk]
+
+
 def verify(
-    rows: Iterable[StoredRow],
+    walker: Walker,
     checkpoints: Sequence[Checkpoint],
     trusted: Ed25519PublicKey | None,
 ) -> VerifyReport:
-    """Check `rows` (every entry, in sequence order) against `checkpoints` (all of them, read
-    before the rows so that appends made meanwhile can only lengthen the chain)."""
+    """Check the signed `checkpoints` (all of them, read before the entries so that appends
+    made meanwhile can only lengthen the chain), then walk every entry with `walker`."""
     started = time.perf_counter()
     trusted_id = key_id(trusted) if trusted is not None else None
     ordered = sorted(checkpoints, key=lambda checkpoint: checkpoint.seq)
@@ -70,37 +79,49 @@ def verify(
         problem = signature_problem(checkpoint, trusted)
         if problem is not None:
             return VerifyReport(ok=False, entries=0, problem=problem, trusted_key=trusted_id)
-    walk = _walk(rows, {checkpoint.seq: checkpoint.head_hash for checkpoint in ordered})
-    broken = walk.broken or _truncation(walk.good, ordered)
+    walked = walker({checkpoint.seq: checkpoint.head_hash for checkpoint in ordered})
+    broken = walked.broken or _truncation(walked.good, ordered)
     seconds = time.perf_counter() - started
     if broken is not None:
         return VerifyReport(
             ok=False,
-            entries=walk.good,
+            entries=walked.good,
             first_bad=broken.first_bad,
             problem=broken.problem,
             checkpoints=len(ordered),
             trusted_key=trusted_id,
-            head_hash=walk.head_hash,
+            head_hash=walked.head_hash,
             seconds=seconds,
         )
     return VerifyReport(
         ok=True,
-        entries=walk.good,
+        entries=walked.good,
         checkpoints=len(ordered),
         trusted_key=trusted_id,
-        head_hash=walk.head_hash,
-        warnings=_warnings(walk.good, ordered, trusted_id),
+        head_hash=walked.head_hash,
+        warnings=_warnings(walked.good, ordered, trusted_id),
         seconds=seconds,
     )
 
 
-def _walk(rows: Iterable[StoredRow], pinned: dict[int, str]) -> _Walk:
+def walk(
+    rows: Iterable[StoredRow], pinned: dict[int, str], first: int = 1, prev: str | None = GENESIS
+) -> Walk:
+    """Check `rows` in order, starting at entry `first` linked to `prev`. With `prev` None
+    (one segment of a parallel walk) the first row's stored link is taken as given; the
+    caller checks it against the previous segment."""
+    rows = iter(rows)
+    if prev is None:
+        head = next(rows, None)
+        if head is None:
+            return Walk(0, "", "", None)
+        prev, rows = head[1], itertools.chain([head], rows)
+    first_prev = prev
     # The hot loop: one comparison chain and one SHA-256 per entry, nothing parsed. The hash
     # is `chain_hash` written out in place, because a call per entry costs a tenth of the
     # loop's time (tests check the two agree on every entry they write).
     sha256 = hashlib.sha256
-    expected, prev, earlier, last_pinned = 1, GENESIS, "", 0
+    expected, earlier, last_pinned = first, "", 0
     for seq, prev_hash, entry_hash, body in rows:
         if (
             seq != expected
@@ -109,15 +130,15 @@ def _walk(rows: Iterable[StoredRow], pinned: dict[int, str]) -> _Walk:
             != entry_hash
         ):
             problem = _diagnose((seq, prev_hash, entry_hash, body), expected, prev, earlier)
-            return _Walk(expected - 1, prev, problem)
+            return Walk(expected - first, prev, first_prev, problem)
         pin = pinned.get(seq)
         if pin is not None:
             if pin != entry_hash:
-                return _Walk(expected - 1, prev, _rewritten(seq, last_pinned))
+                return Walk(expected - first, prev, first_prev, _rewritten(seq, last_pinned))
             last_pinned = seq
         earlier, prev = prev, entry_hash
         expected += 1
-    return _Walk(expected - 1, prev, None)
+    return Walk(expected - first, prev, first_prev, None)
 
 
 def _diagnose(row: StoredRow, expected: int, prev: str, earlier: str) -> _Break:
