@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from audit_support import (
     capacity_request,
     engine,
     open_trail,
+    postgres_base,
     store_url,
 )
 from typer.testing import CliRunner
@@ -376,3 +378,28 @@ def test_query_and_verify_do_not_create_a_missing_trail(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["audit", "verify", "--store", missing])
     assert result.exit_code == 1 and "no audit trail" in result.output
     assert not (tmp_path / "nothing-here.db").exists()
+
+
+def test_a_postgresql_connection_lost_while_idle_is_replaced(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """After a server restart or a dropped connection, the next decision is still recorded:
+    nothing had been sent on the dead connection, so retrying once cannot duplicate it."""
+    base = postgres_base()
+    url = f"{base}?schema=igengine_test_{uuid.uuid4().hex[:12]}"
+    trail = open_trail(url, tmp_path)
+    try:
+        audited = _audited(engine, trail)
+        assert audited.decide(capacity_request("p-1")).error is None
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(%s)",
+                (trail._store._conn.info.backend_pid,),  # type: ignore[attr-defined]
+            )
+        time.sleep(0.1)
+        assert audited.decide(capacity_request("p-2")).error is None
+        assert trail.verify().entries == 2
+    finally:
+        trail.close()
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{parse_url(url).schema}" CASCADE'.encode())

@@ -62,7 +62,8 @@ class GroupCommit:
         pending.done.wait()
         if pending.seq is None:
             raise AuditWriteError(
-                f"the entry could not be written to {self._describe()}: {pending.error}"
+                f"the entry could not be written to {self._describe()}: "
+                f"{type(pending.error).__name__}: {pending.error}"
             ) from pending.error
         return pending.seq
 
