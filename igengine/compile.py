@@ -117,6 +117,31 @@ def party_index(pack: PolicyPack) -> dict[str, frozenset[int]]:
     return {code: frozenset(agreements) for code, agreements in index.items()}
 
 
+# The fact each suggestable request field sets (see explain.would_permit_if), so a changed
+# request can be evaluated by editing its facts rather than rebuilding and re-validating it.
+_CHANGE_FACTS: dict[str, str] = {
+    "subject.relationship": "relationship",
+    "subject.consent": "consent",
+    "subject.s251_support": "s251",
+    "subject.anonymised": "anonymised",
+    "subject.risk_of_serious_harm": "risk",
+    "subject.has_capacity": "capacity",
+}
+
+
+def changed_facts(facts: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """The facts of the request with `change` applied ({"subject.consent": "explicit"} ...)."""
+    changed = dict(facts)
+    for field, value in change.items():
+        if field == "justification":
+            changed["justified"] = bool(value and str(value).strip())
+        else:
+            changed[_CHANGE_FACTS[field]] = value
+    if changed["consent"] == "refused":
+        changed["objection"] = True
+    return changed
+
+
 def request_facts(
     request: Request, sectors: dict[str, str], parties: dict[str, frozenset[int]]
 ) -> dict[str, Any]:

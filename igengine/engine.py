@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from igengine import explain
-from igengine.combine import Outcome, combine
+from igengine.combine import combine
 from igengine.compile import (
     CompiledPack,
+    changed_facts,
     compile_pack,
     party_index,
     request_facts,
@@ -139,24 +140,32 @@ def _check_organisations(request: Request, pack: PolicyPack) -> None:
 
 def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
     facts = request_facts(request, snapshot.sectors, snapshot.parties)
-    shard = CompiledPack.shard(request.record_type, request.purpose)
+    return _matching_facts(snapshot, _shard(request), facts)
+
+
+def _shard(request: Request) -> str:
+    return CompiledPack.shard(request.record_type, request.purpose)
+
+
+def _matching_facts(snapshot: _Snapshot, shard: str, facts: dict[str, Any]) -> list[Rule]:
     names = snapshot.matcher.matching(shard, facts)
     return [snapshot.pack.rules[i] for i in sorted(rule_index(name) for name in names)]
 
 
-def _outcome(snapshot: _Snapshot, request: Request, at: datetime) -> Outcome:
-    return combine(_matching(snapshot, request), at.date())
-
-
 def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: str) -> Decision:
-    outcome = _outcome(snapshot, request, at)
+    facts = request_facts(request, snapshot.sectors, snapshot.parties)
+    shard = _shard(request)
+    on = at.date()
+    outcome = combine(_matching_facts(snapshot, shard, facts), on)
     changes: list[explain.Change] = []
     if outcome.effect is Effect.DENY:
-        shard = CompiledPack.shard(request.record_type, request.purpose)
+
+        def effect_of(change: explain.Change) -> Effect:
+            changed = changed_facts(facts, change)
+            return combine(_matching_facts(snapshot, shard, changed), on).effect
+
         changes = explain.would_permit_if(
-            request,
-            snapshot.permit_conditions.get(shard, frozenset()),
-            lambda changed: _outcome(snapshot, changed, at).effect,
+            request, snapshot.permit_conditions.get(shard, frozenset()), effect_of
         )
     listed = [rule for rule, _ in outcome.roles]
     defaults = explain.assumed(request, listed, changes)

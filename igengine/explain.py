@@ -65,7 +65,7 @@ def obligations(outcome: Outcome) -> list[str]:
 
 
 def would_permit_if(
-    request: Request, permit_conditions: Iterable[str], effect_of: Callable[[Request], Effect]
+    request: Request, permit_conditions: Iterable[str], effect_of: Callable[[Change], Effect]
 ) -> list[Change]:
     """The smallest changes (one field, else two) to the request that the pack would permit.
 
@@ -84,8 +84,7 @@ def would_permit_if(
         found = [
             dict(combo)
             for combo in combinations(candidates, size)
-            if len({name for name, _ in combo}) == size
-            and effect_of(_changed(request, dict(combo))) is Effect.PERMIT
+            if len({name for name, _ in combo}) == size and effect_of(dict(combo)) is Effect.PERMIT
         ]
         if found:
             return found
@@ -101,15 +100,6 @@ def _current(request: Request, name: str) -> Any:
     if name == "justification":
         return "(your reason for breaking the glass)" if request.justified else None
     return getattr(request.subject, name.split(".", 1)[1])
-
-
-def _changed(request: Request, change: Change) -> Request:
-    subject = {k.split(".", 1)[1]: v for k, v in change.items() if k.startswith("subject.")}
-    update: dict[str, Any] = {"subject": request.subject.model_copy(update=subject)}
-    if "justification" in change:
-        update["justification"] = change["justification"]
-    # Values come from the vocabulary enums above, so the copy needs no re-validation.
-    return request.model_copy(update=update)
 
 
 def assumed(request: Request, rules: Iterable[Rule], changes: list[Change]) -> list[str]:

@@ -144,6 +144,19 @@ def test_compiled_path_matches_reference(
         assert decision.error is None
         # Every rule the decision lists matched (rules of agreements in force, here all).
         assert {r.id for r in decision.rules} <= set(compiled)
+        # Every suggested change really does permit when made to the request itself.
+        for change in decision.would_permit_if:
+            assert engine.decide(with_change(raw, change)).effect == "permit", (raw, change)
+
+
+def with_change(raw: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    changed = {**raw, "subject": dict(raw["subject"])}
+    for field, value in change.items():
+        if field.startswith("subject."):
+            changed["subject"][field.removeprefix("subject.")] = value
+        else:
+            changed[field] = value
+    return changed
 
 
 @settings(max_examples=200, deadline=None)
