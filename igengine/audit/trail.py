@@ -68,6 +68,8 @@ class AuditTrail:
         """Open (with `create`, first making) the trail at `url`. Keys are created if their
         files are missing. Without `hmac_key_path` no request naming a person can be
         recorded; without `signing_key_path` no checkpoints are signed."""
+        if checkpoint_every < 1:
+            raise AuditError(f"checkpoint_every must be at least 1, not {checkpoint_every}")
         store = open_store(url, create=create)
         try:
             pseudonymiser = None
