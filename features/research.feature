@@ -54,6 +54,7 @@ Feature: Research with explicit consent or section 251 support, respecting the o
     Then sharing is not permitted
     And the deciding rule is ntg-research/person-refused
     And rule ntg-research/s251-supported-research is overridden
+    And nothing would make it permitted
 
   Scenario: Anonymised data for research
     Given a researcher at Northgate University
