@@ -145,25 +145,31 @@ def changed_facts(facts: dict[str, Any], change: dict[str, Any]) -> dict[str, An
 def request_facts(
     request: Request, sectors: dict[str, str], parties: dict[str, frozenset[int]]
 ) -> dict[str, Any]:
-    """The flat facts a compiled rule tests. A refusal of consent counts as an objection."""
+    """The flat facts a compiled rule tests. A refusal of consent counts as an objection.
+
+    Codes are StrEnums, which JSON encodes as their plain string values.
+    """
     subject = request.subject
-    shared = parties[request.requester.organisation] & parties[request.holder.organisation]
-    return {
-        **{agreement_fact(i): True for i in shared},
-        "role": request.requester.role.value,
-        "req_org": request.requester.organisation,
-        "req_sector": sectors[request.requester.organisation],
-        "holder_org": request.holder.organisation,
-        "holder_sector": sectors[request.holder.organisation],
-        "relationship": subject.relationship.value,
-        "objection": subject.objection or subject.consent.value == "refused",
-        "consent": subject.consent.value,
-        "opt_out": subject.national_data_opt_out,
-        "capacity": subject.has_capacity.value,
-        "risk": subject.risk_of_serious_harm,
-        "age_known": subject.age is not None,
-        "age": -1 if subject.age is None else subject.age,
-        "s251": subject.s251_support,
-        "anonymised": subject.anonymised,
-        "justified": request.justified,
-    }
+    requester_org = request.requester.organisation
+    holder_org = request.holder.organisation
+    shared = parties[requester_org] & parties[holder_org]
+    facts: dict[str, Any] = {agreement_fact(i): True for i in shared}
+    facts.update(
+        role=request.requester.role,
+        req_org=requester_org,
+        req_sector=sectors[requester_org],
+        holder_org=holder_org,
+        holder_sector=sectors[holder_org],
+        relationship=subject.relationship,
+        objection=subject.objection or subject.consent == "refused",
+        consent=subject.consent,
+        opt_out=subject.national_data_opt_out,
+        capacity=subject.has_capacity,
+        risk=subject.risk_of_serious_harm,
+        age_known=subject.age is not None,
+        age=-1 if subject.age is None else subject.age,
+        s251=subject.s251_support,
+        anonymised=subject.anonymised,
+        justified=request.justified,
+    )
+    return facts
