@@ -25,9 +25,18 @@ GENESIS = "0" * 64
 BREAK_GLASS_OBLIGATION = "retrospective_review"
 
 
+# Built once: `json.dumps` with options constructs a new encoder on every call. The output is
+# byte-for-byte that of `json.dumps(value, sort_keys=True, separators=(",", ":"),
+# allow_nan=False)`; bodies are built from plain dumps, never circular, so the circular-reference
+# check is skipped (a cycle would still fail, with RecursionError).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), allow_nan=False, check_circular=False
+)
+
+
 def canonical(value: Any) -> str:
     """The one JSON encoding that is hashed: sorted keys, no whitespace, ASCII only."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def chain_hash(seq: int, prev_hash: str, body: str) -> str:
