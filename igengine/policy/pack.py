@@ -47,11 +47,3 @@ class PolicyPack:
     agreements: tuple[AgreementSpec, ...]
     rules: tuple[Rule, ...]
     obligations: dict[str, str]
-
-    def rule(self, rule_id: str) -> Rule:
-        return next(r for r in self.rules if r.id == rule_id)
-
-    @cached_property
-    def tested_fields(self) -> frozenset[str]:
-        """The request conditions some rule in the pack tests (what would_permit_if searches)."""
-        return frozenset(name for rule in self.rules for name in rule.conditions)
