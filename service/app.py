@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -59,14 +58,11 @@ def create_app(
         verifier=verifier,
         sessions=Sessions(settings.session_secret),
         metrics=metrics,
-        writers=_writers() if watch is not None else None,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        if state.writers is not None:
-            state.writers.shutdown(wait=True)
         if state.trail is not None:
             # Closing writes the final signed checkpoint.
             state.trail.close()
@@ -84,15 +80,6 @@ def create_app(
     if fast_lane:
         app.add_middleware(DecisionLane)
     return app
-
-
-# Enough threads that every request in flight (64 clients per worker in the benchmark) can
-# wait on its audit write at once, so their entries are committed together.
-WRITER_THREADS = 16
-
-
-def _writers() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="igengine-decide")
 
 
 def create_app_from_env() -> FastAPI:

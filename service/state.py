@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fastapi import Request as HttpRequest
@@ -29,8 +27,6 @@ class ServiceState:
     verifier: TokenVerifier | None
     sessions: Sessions
     metrics: Metrics
-    # Threads that wait for audit writes (None when the audit is off).
-    writers: ThreadPoolExecutor | None = None
 
     def authenticate(self, request: HttpRequest, need: Access = Access.CALLER) -> Principal:
         """The caller of an API request, or AuthError (401) / Forbidden (403)."""
@@ -56,16 +52,9 @@ class ServiceState:
     async def decide(self, body: object, principal: Principal, endpoint: str) -> Decision:
         """Decide one request for an endpoint."""
         request = with_token_requester(body, principal, required=self.settings.jwt_required)
-        if self.writers is None:
-            # No audit: a decision is a tenth of a millisecond of CPU, cheaper to compute
-            # here than to hand to a thread and back.
-            return decide(self.engine, self.watch, self.metrics, request, endpoint)
-        # With audit, the call blocks until the entry is durable, so it runs on a writer
-        # thread; concurrent callers' entries share one commit (the trail's group commit).
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.writers, decide, self.engine, self.watch, self.metrics, request, endpoint
-        )
+        # A decision is a tenth of a millisecond of CPU, cheaper to compute here than to hand
+        # to a thread and back; only the wait for its audit entry is asynchronous.
+        return await decide(self.engine, self.watch, self.metrics, request, endpoint)
 
 
 def _bearer(header: str | None) -> str | None:

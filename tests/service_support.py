@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,17 @@ class FakeTrail:
             raise OSError("disk I/O error (the test made the audit store fail)")
         with self._lock:
             self.entries.append((request, decision))
+
+    def record_soon(
+        self, request: Request, decision: Decision, done: Callable[[Exception | None], None]
+    ) -> None:
+        # Like the real trail, a write failure is reported through `done`, not raised.
+        try:
+            self.record(request, decision)
+        except OSError as exc:
+            done(exc)
+            return
+        done(None)
 
     def writable(self) -> bool:
         return not self.failing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,43 @@ def test_closing_the_service_closes_the_trail(tmp_path: Path) -> None:
         assert client.get("/healthz").status_code == 200
         assert not trail.closed
     assert trail.closed
+
+
+class LateTrail(FakeTrail):
+    """Reports each write from another thread a little after the decision is made, as the
+    real trail's writer thread does; `refuse` makes queueing itself fail (a closed trail)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse = False
+
+    def record_soon(
+        self, request: Any, decision: Any, done: Callable[[Exception | None], None]
+    ) -> None:
+        if self.refuse:
+            raise RuntimeError("the audit trail is closed")
+        error = OSError("disk I/O error at commit") if self.failing else None
+        if error is None:
+            self.record(request, decision)
+        threading.Timer(0.05, done, args=(error,)).start()
+
+
+@pytest.mark.parametrize("fast_lane", [True, False], ids=["fast lane", "fastapi routes"])
+def test_a_decision_waits_for_its_entry_and_is_withheld_if_the_write_fails_later(
+    tmp_path: Path, fast_lane: bool
+) -> None:
+    trail = LateTrail()
+    client = TestClient(create_app(settings(tmp_path), trail=trail, fast_lane=fast_lane))
+    written = client.post("/v1/decisions", json=capacity_request(), headers=CALLER)
+    assert written.status_code == 200
+    assert [decision.decision_id for _, decision in trail.entries] == [
+        written.json()["decision_id"]
+    ]
+    trail.failing = True
+    failed = client.post("/v1/decisions", json=capacity_request(), headers=CALLER)
+    assert failed.status_code == 503 and "effect" not in failed.json()
+    trail.failing, trail.refuse = False, True
+    refused = client.post("/access/v1/evaluation", json=_authzen(), headers=CALLER)
+    assert refused.status_code == 503 and "decision" not in refused.json()
+    assert "igengine_audit_write_failures_total 2.0" in client.get("/metrics").text
+    assert len(trail.entries) == 1

@@ -1,7 +1,8 @@
 """Group commit: one writer thread turns many callers' appends into few durable transactions.
 
-Callers queue their entry and wait; the writer takes everything queued, writes it in one
-transaction (one flush to disk), then wakes each caller with its sequence number or the error.
+Callers queue their entry and wait (or, with `submit_soon`, are called back); the writer takes
+everything queued, writes it in one transaction (one flush to disk), then wakes each caller
+with its sequence number or the error.
 Under load from many threads, hundreds of flushes become a few, yet no caller returns before
 its own entry is durable, and none is left waiting behind another caller's bad luck.
 """
@@ -17,20 +18,23 @@ from igengine.audit.store import CheckpointDue, Store
 # Bounds one transaction, so a burst after a stall is written in steps, not one huge commit.
 MAX_BATCH = 1000
 
+# Called from the writer thread once an entry is durable (its sequence number, None) or could
+# not be written (None, the error). It must be quick and must not raise.
+Done = Callable[[int | None, BaseException | None], None]
+
 
 class _Pending:
-    """One caller's queued entry; the writer sets `seq` or `error`, then releases `done`.
+    """One caller's queued entry; the writer sets `seq` or `error`, then calls `finish`.
 
-    `done` is a plain lock taken at creation: the caller blocks acquiring it again until the
-    writer releases it. That is one C call on each side, where an Event costs a Condition,
+    A blocking caller's `finish` releases a plain lock taken at creation, which the caller is
+    blocked acquiring again. That is one C call on each side, where an Event costs a Condition,
     a waiter lock and several Python calls per entry (in the writer, under the GIL)."""
 
-    __slots__ = ("body", "done", "error", "seq")
+    __slots__ = ("body", "error", "finish", "seq")
 
-    def __init__(self, body: str) -> None:
+    def __init__(self, body: str, finish: Callable[[], object]) -> None:
         self.body = body
-        self.done = threading.Lock()
-        self.done.acquire()
+        self.finish = finish
         self.seq: int | None = None
         self.error: BaseException | None = None
 
@@ -58,19 +62,36 @@ class GroupCommit:
 
     def submit(self, body: str) -> int:
         """Append one canonical body; returns its sequence number once it is durable."""
-        pending = _Pending(body)
+        done = threading.Lock()
+        done.acquire()
+        pending = _Pending(body, done.release)
+        self._enqueue(pending)
+        done.acquire()
+        if pending.seq is None:
+            raise self.failure(pending.error)
+        return pending.seq
+
+    def submit_soon(self, body: str, done: Done) -> None:
+        """Queue one canonical body without waiting; `done` is called from the writer thread
+        once it is durable or has failed. Raises AuditWriteError at once if the writer has
+        stopped. For callers that must not block a thread (an event loop)."""
+        pending = _Pending(body, lambda: done(pending.seq, pending.error))
+        self._enqueue(pending)
+
+    def failure(self, error: BaseException | None) -> AuditWriteError:
+        """The error a caller sees for an entry that was not written."""
+        failed = AuditWriteError(
+            f"the entry could not be written to {self._describe()}: {type(error).__name__}: {error}"
+        )
+        failed.__cause__ = error
+        return failed
+
+    def _enqueue(self, pending: _Pending) -> None:
         with self._ready:
             if self._stopping:
                 raise AuditWriteError(f"the audit trail ({self._describe()}) is closed")
             self._queue.append(pending)
             self._ready.notify()
-        pending.done.acquire()
-        if pending.seq is None:
-            raise AuditWriteError(
-                f"the entry could not be written to {self._describe()}: "
-                f"{type(pending.error).__name__}: {pending.error}"
-            ) from pending.error
-        return pending.seq
 
     def stop(self) -> None:
         """Write whatever is queued, then stop the writer. Later submits are refused."""
@@ -109,10 +130,10 @@ class GroupCommit:
             return
         for pending, seq in zip(batch, seqs, strict=True):
             pending.seq = seq
-            pending.done.release()
+            pending.finish()
 
     @staticmethod
     def _fail(batch: list[_Pending], error: BaseException) -> None:
         for pending in batch:
             pending.error = error
-            pending.done.release()
+            pending.finish()

@@ -8,7 +8,7 @@ with the trail's key, and the whole chain checked by `verify`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -97,6 +97,22 @@ class AuditTrail:
         AuditWriteError if it could not be (the engine then withholds the decision)."""
         body = decision_body(request, decision, self._pseudonymiser, datetime.now(UTC))
         self._append(body)
+
+    def record_soon(
+        self, request: Request, decision: Decision, done: Callable[[Exception | None], None]
+    ) -> None:
+        """Queue one decision without waiting for it. `done` is called, from the trail's writer
+        thread, with None once the entry is durably committed, or with the AuditWriteError
+        saying why it was not; until then the decision must not be given out. Raises
+        AuditWriteError at once if the entry cannot even be queued (no pseudonymisation key
+        for a named person, trail closed)."""
+        body = decision_body(request, decision, self._pseudonymiser, datetime.now(UTC))
+        failure = self._commit.failure
+
+        def written(seq: int | None, error: BaseException | None) -> None:
+            done(None if seq is not None else failure(error))
+
+        self._commit.submit_soon(body, written)
 
     def _append(self, body: str) -> int:
         return self._commit.submit(body)
