@@ -10,12 +10,16 @@ process per core (what `igengine audit verify` does for a long chain).
 
     .venv/bin/python bench/audit.py                       # 1,000,000 entries, both stores
     .venv/bin/python bench/audit.py --entries 20000 --stores sqlite
+
+A second append row has --processes processes (as service workers) appending to the one trail
+at once, each from --threads threads, all started together; it shows how they take turns.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import os
 import statistics
 import sys
@@ -112,6 +116,50 @@ def append(trail: AuditTrail, entries: int, threads: int) -> Appended:
     return Appended(time.perf_counter() - started, [t for part in latencies for t in part])
 
 
+def append_in_processes(
+    url: str, keys: Path, entries: int, threads: int, processes: int
+) -> Appended:
+    """`entries` records split over `processes` processes, each with its own trail on `url`
+    and `threads` threads; timed from the moment all of them are ready."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(processes + 1)
+    results: multiprocessing.Queue[Appended] = context.Queue()
+    shares = [
+        entries // processes + (1 if n < entries % processes else 0) for n in range(processes)
+    ]
+    workers = [
+        context.Process(target=_append_process, args=(url, keys, share, threads, ready, results))
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait()
+    started = time.perf_counter()
+    parts = [results.get(timeout=600) for _ in workers]
+    seconds = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    return Appended(seconds, [t for part in parts for t in part.latencies])
+
+
+def _append_process(
+    url: str,
+    keys: Path,
+    entries: int,
+    threads: int,
+    ready: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.Queue[Appended],
+) -> None:
+    trail = AuditTrail.open(
+        url, hmac_key_path=keys / "hmac.key", signing_key_path=keys / "signing.key"
+    )
+    try:
+        ready.wait()
+        results.put(append(trail, entries, threads))
+    finally:
+        trail.close()
+
+
 def baseline_appends(entries: int) -> float:
     """Entries per second built and chained in memory: the same work minus the store."""
     mix = samples()
@@ -155,6 +203,7 @@ def run(name: str, url: str, keys: Path, args: argparse.Namespace) -> dict[str, 
         single = append(trail, min(args.entries, args.single), 1)
         rest = args.entries - len(single.latencies)
         bulk = append(trail, rest, args.threads) if rest > 0 else single
+        shared = append_in_processes(url, keys, args.process_entries, args.threads, args.processes)
         sequential = trail.verify(workers=1)
         report = trail.verify()  # one process per core for a long chain
     finally:
@@ -166,6 +215,9 @@ def run(name: str, url: str, keys: Path, args: argparse.Namespace) -> dict[str, 
         "single": len(single.latencies) / single.seconds,
         "appends": len(bulk.latencies) / bulk.seconds,
         "median_ms": statistics.median(bulk.latencies) * 1000,
+        "shared": len(shared.latencies) / shared.seconds,
+        "shared_median_ms": statistics.median(shared.latencies) * 1000,
+        "shared_p99_ms": percentile(shared.latencies, 0.99) * 1000,
         "p99_ms": percentile(bulk.latencies, 0.99) * 1000,
         "verify": report.entries / report.seconds,
         "verify_1": sequential.entries / sequential.seconds,
@@ -177,6 +229,12 @@ def run(name: str, url: str, keys: Path, args: argparse.Namespace) -> dict[str, 
         f"{result['appends']:>7,.0f}/s, median {result['median_ms']:.2f} ms, "
         f"p99 {result['p99_ms']:.2f} ms | verify {result['verify']:>9,.0f} entries/s "
         f"({result['verify_1']:,.0f}/s in one process)",
+        flush=True,
+    )
+    print(
+        f"{name:<11} {len(shared.latencies):>10,} more from {args.processes} processes x "
+        f"{args.threads} threads at once: {result['shared']:>7,.0f}/s, median "
+        f"{result['shared_median_ms']:.2f} ms, p99 {result['shared_p99_ms']:.2f} ms",
         flush=True,
     )
     return result
@@ -200,6 +258,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16, help="concurrent appending threads")
     parser.add_argument(
         "--single", type=int, default=2000, help="of the entries, how many one thread appends first"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="processes appending at once (second row)"
+    )
+    parser.add_argument(
+        "--process-entries", type=int, default=50_000, help="entries the processes append"
     )
     parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--postgres", default=POSTGRES_DEFAULT, help="PostgreSQL server URL")

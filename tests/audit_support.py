@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
@@ -189,3 +190,25 @@ class Tamper:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def decide_in_this_process(url: str, keys: Path, tag: str, count: int) -> list[str]:
+    """Run in a child process: `count` audited decisions from four threads on one trail;
+    returns the ids of the decisions it was given (each one reported durable)."""
+    trail = open_trail(url, keys)
+    audited = Engine(Engine.from_directory(POLICIES).pack, audit=trail)
+    given: list[str] = []
+
+    def decide(thread: int) -> None:
+        for number in range(thread, count, 4):
+            decision = audited.decide(capacity_request(f"{tag}-{number}"))
+            assert decision.error is None, decision.error
+            given.append(decision.decision_id)
+
+    threads = [threading.Thread(target=decide, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    trail.close()
+    return given

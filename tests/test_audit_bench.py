@@ -19,6 +19,8 @@ def test_audit_benchmark_prints_its_numbers() -> None:
             "50",
             "--threads",
             "4",
+            "--process-entries",
+            "200",
             "--stores",
             "sqlite",
         ],
@@ -31,3 +33,4 @@ def test_audit_benchmark_prints_its_numbers() -> None:
     assert "raw hashlib chain" in result.stdout
     assert "sqlite" in result.stdout and "300 entries" in result.stdout
     assert "verify" in result.stdout and "ratio" in result.stdout
+    assert "200 more from 2 processes" in result.stdout

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import multiprocessing
 import sqlite3
 import stat
 import threading
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from audit_support import (
     Tamper,
     break_glass_request,
     capacity_request,
+    decide_in_this_process,
     engine,
     open_trail,
     postgres_base,
@@ -207,6 +210,25 @@ def test_two_trails_on_one_store_never_fork_the_chain(
         report = trail.verify(public_key_path=tmp_path / "signing.key.pub")
     assert report.ok, report.problem
     assert report.entries == 360
+
+
+def test_two_processes_appending_to_one_sqlite_trail_keep_one_chain_and_every_entry(
+    tmp_path: Path,
+) -> None:
+    """Two service workers on one SQLite file: they take turns through its lock file, and
+    every decision either was given is in one unbroken chain."""
+    url = f"sqlite:///{tmp_path}/audit.db"
+    open_trail(url, tmp_path).close()  # make the trail and its keys before both start
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        runs = [pool.submit(decide_in_this_process, url, tmp_path, tag, 150) for tag in "ab"]
+        given = [decision_id for run in runs for decision_id in run.result(timeout=300)]
+    with AuditTrail.open(url, create=False) as trail:
+        report = trail.verify(public_key_path=tmp_path / "signing.key.pub")
+        recorded = [entry.decision_id for entry in trail.query(limit=1000)]
+    assert report.ok, report.problem
+    assert report.entries == 300 == len(given)
+    assert sorted(recorded) == sorted(given)
 
 
 def test_query_filters_by_person_requester_record_effect_and_time(

@@ -1,14 +1,19 @@
 """The embedded store: one SQLite file in WAL mode with synchronous=FULL, so an acknowledged
 entry survives a crash or kill -9.
 
-Several processes (service workers) may append to one file: the primary key on `seq` refuses
-a batch chained onto a head that another process has since moved, and that batch is re-chained
-(see `append`). Waiting for another process's write uses SQLite's busy timeout; for several
-busy instances, PostgreSQL is the better store.
+Several processes (service workers) may append to one file. They take turns through a lock
+file beside the database (`<file>-lock`, flock): a process waiting for it is woken the moment
+it is released, where SQLite's own busy handler would sleep in steps of 1, 2, 5, 10, 15, 20,
+25 ... ms, and meanwhile its group commit gathers a bigger batch. As a second line, the primary
+key on `seq` refuses a batch chained onto a head that another writer (one not taking the lock)
+has since moved, and that batch is re-chained (see `append`). For several busy instances,
+PostgreSQL is the better store.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -57,7 +62,8 @@ class SqliteStore:
         # when the file is new.)
         self._conn.execute("PRAGMA page_size=16384")
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._head: Head | None = None
+        # Opened at the first append, so reading a trail never needs to write beside it.
+        self._lock_fd: int | None = None
         if create:
             self._create_schema()
         elif not self._has_schema():
@@ -105,21 +111,35 @@ class SqliteStore:
         return bool(found and found[0])
 
     def append(self, bodies: Sequence[str], due: CheckpointDue) -> list[int]:
-        # Optimistic: chain onto the head this process last wrote and insert in one statement
-        # (its own durable transaction). If another process appended meanwhile, the sequence
-        # numbers collide, nothing is written, and the batch is re-chained on the real head.
-        for _ in range(MAX_RETRIES):
-            head = self._head or self._read_head()
+        with self._writer_lock():
+            return self._append(bodies, due)
+
+    @contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        """Hold the lock file that serialises appending processes. The kernel releases it if
+        its holder dies, so a killed worker never leaves the others locked out."""
+        if self._lock_fd is None:
             try:
-                rows = self._insert(head, bodies, due)
+                self._lock_fd = os.open(f"{self._path}-lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                message = f"{self.description}: cannot open its lock file: {exc}"
+                raise AuditWriteError(message) from exc
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _append(self, bodies: Sequence[str], due: CheckpointDue) -> list[int]:
+        # Under the lock file the stored head cannot move, so read it and insert in one
+        # statement (its own durable transaction). A writer that ignores the lock file can
+        # still move it: then the sequence numbers collide, nothing is written, and the batch
+        # is re-chained on the new head.
+        for _ in range(MAX_RETRIES):
+            try:
+                return [row.seq for row in self._insert(self._read_head(), bodies, due)]
             except sqlite3.IntegrityError:
-                self._head = None
                 continue
-            except BaseException:
-                self._head = None
-                raise
-            self._head = Head(rows[-1].seq, rows[-1].entry_hash)
-            return [row.seq for row in rows]
         raise AuditWriteError(f"{self.description}: other writers kept the head moving")
 
     def _insert(self, head: Head, bodies: Sequence[str], due: CheckpointDue) -> list[ChainRow]:
@@ -222,6 +242,9 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
         return _reader(self._path, self._timeout)
