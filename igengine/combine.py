@@ -27,9 +27,14 @@ class Outcome:
         return [rule for rule, r in self.roles if r is role]
 
 
+_NOTHING = Outcome(Effect.DENY, None, (), ())
+
+
 def combine(matched: Sequence[Rule], on: date) -> Outcome:
-    in_force = [rule for rule in matched if rule.in_force(on)]
-    live_agreements = {rule.agreement.id for rule in in_force}
+    if not matched:
+        return _NOTHING
+    permits, denies = _in_force(matched, on)
+    live_agreements = {rule.agreement.id for rule in (*permits, *denies)}
     not_in_force = tuple(
         {
             rule.agreement.id: rule.agreement
@@ -37,9 +42,7 @@ def combine(matched: Sequence[Rule], on: date) -> Outcome:
             if not rule.in_force(on) and rule.agreement.id not in live_agreements
         }.values()
     )
-    permits = [rule for rule in in_force if rule.effect is Effect.PERMIT]
-    denies = [rule for rule in in_force if rule.effect is Effect.DENY]
-    winner = next((p for p in permits if all(d.id in p.overrides for d in denies)), None)
+    winner = _winner(permits, denies)
     if winner is not None:
         roles = [(winner, RuleRole.DECISIVE)]
         roles += [(p, RuleRole.INFORMATIVE) for p in permits if p is not winner]
@@ -51,3 +54,26 @@ def combine(matched: Sequence[Rule], on: date) -> Outcome:
         roles += [(p, RuleRole.OVERRIDDEN) for p in permits]
         return Outcome(Effect.DENY, denies[0], tuple(roles), not_in_force)
     return Outcome(Effect.DENY, None, (), not_in_force)
+
+
+def effect(matched: Sequence[Rule], on: date) -> Effect:
+    """The effect `combine` gives, without building the explanation (for would_permit_if's
+    search, which asks this many times per deny)."""
+    if not matched:
+        return Effect.DENY
+    return Effect.PERMIT if _winner(*_in_force(matched, on)) else Effect.DENY
+
+
+def _in_force(matched: Sequence[Rule], on: date) -> tuple[list[Rule], list[Rule]]:
+    """The permits and the denies among `matched` whose agreement is in force on `on`."""
+    permits: list[Rule] = []
+    denies: list[Rule] = []
+    for rule in matched:
+        if rule.in_force(on):
+            (permits if rule.effect is Effect.PERMIT else denies).append(rule)
+    return permits, denies
+
+
+def _winner(permits: list[Rule], denies: list[Rule]) -> Rule | None:
+    """The first permit that overrides every matching deny (any permit, if none matched)."""
+    return next((p for p in permits if all(d.id in p.overrides for d in denies)), None)

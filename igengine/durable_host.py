@@ -22,6 +22,8 @@ import durable_rules_engine as _dre
 from durable.engine import Host
 
 _SID = "0"
+# Every fact is asserted on the one fixed sid, and retracted before the lock is released.
+_FACT_OPEN = '{"sid":"' + _SID + '",'
 _names = itertools.count()
 
 
@@ -69,12 +71,13 @@ class DurableMatcher:
         # Free the native rulesets once no decision holds this matcher any more.
         weakref.finalize(self, _release, list(self._handles.values()))
 
-    def matching(self, shard: str, facts: dict[str, Any]) -> list[str]:
-        """Names of every rule in `shard` whose conditions the facts satisfy."""
+    def matching(self, shard: str, members: str) -> list[str]:
+        """Names of every rule in `shard` whose conditions the facts satisfy. `members` is the
+        text of a JSON object after its opening brace (`"role":"gp",...}`), without `sid`."""
         handle = self._handles.get(shard)
         if handle is None:
             return []
-        fact = json.dumps({**facts, "sid": _SID})
+        fact = _FACT_OPEN + members if members != "}" else _FACT_OPEN[:-1] + "}"
         with self._lock:
             try:
                 return _assert_and_retract(handle, fact)
