@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import re
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import durable_rules_engine as _dre
@@ -25,10 +24,6 @@ from durable.engine import Host
 _SID = "0"
 # Every fact is asserted on the one fixed sid, and retracted before the lock is released.
 _FACT_OPEN = '{"sid":"' + _SID + '",'
-# Tags each fact of a batch with its position. Rule names are r<digits> and the sid is fixed,
-# so the first match of this in an action message is always the tag.
-_VARIANT = "igengine_variant"
-_VARIANT_IN_MESSAGE = re.compile(r'"igengine_variant":\s*(\d+)')
 _names = itertools.count()
 
 
@@ -89,22 +84,6 @@ class DurableMatcher:
             except Exception as exc:
                 raise MatchError(f"durable-rules failed while matching: {exc}") from exc
 
-    def matching_each(self, shard: str, variants: Sequence[str]) -> list[list[str]]:
-        """For each facts text in `variants` (as for `matching`), the names of the rules in
-        `shard` it satisfies. All are asserted in one call into durable-rules, each tagged
-        with its position, and all are retracted before the lock is released."""
-        handle = self._handles.get(shard)
-        if handle is None or not variants:
-            return [[] for _ in variants]
-        facts = ",".join(
-            f'{_FACT_OPEN}"{_VARIANT}":{i},{members}' for i, members in enumerate(variants)
-        )
-        with self._lock:
-            try:
-                return _assert_and_retract_all(handle, f"[{facts}]", len(variants))
-            except Exception as exc:
-                raise MatchError(f"durable-rules failed while matching: {exc}") from exc
-
     def live_facts(self) -> int:
         """Facts left in any ruleset (always 0 between decisions; the benchmark checks it)."""
         with self._lock:
@@ -138,25 +117,6 @@ def _assert_and_retract(handle: int, fact: str) -> list[str]:
     finally:
         _dre.retract_fact(handle, fact)
     return names
-
-
-def _assert_and_retract_all(handle: int, facts: str, count: int) -> list[list[str]]:
-    found: list[list[str]] = [[] for _ in range(count)]
-    try:
-        _code, state = _dre.assert_facts(handle, facts)
-        # The code is that of the last fact only; the action queue says what matched.
-        started = _dre.start_action_for_state(handle, state)
-        message: str | None = started[1] if started else None
-        while message:
-            # {"<rule name>": {"m": {"sid": "0", "<variant tag>": <i>, ...}}}
-            tag = _VARIANT_IN_MESSAGE.search(message)
-            if tag is None:
-                raise MatchError(f"durable-rules returned an untagged match: {message[:200]}")
-            found[int(tag.group(1))].append(message[2 : message.index('"', 2)])
-            message = _dre.complete_and_start_action(handle, state)
-    finally:
-        _dre.retract_facts(handle, facts)
-    return found
 
 
 def _release(handles: list[int]) -> None:

@@ -165,11 +165,7 @@ def _shard(request: Request) -> str:
 def _matching_facts(
     snapshot: _Snapshot, shard: str, pair: str, person: dict[str, Any]
 ) -> list[Rule]:
-    return _rules(snapshot, snapshot.matcher.matching(shard, FactText.members(pair, person)))
-
-
-def _rules(snapshot: _Snapshot, names: list[str]) -> list[Rule]:
-    """The rules with these compiled names, in pack order."""
+    names = snapshot.matcher.matching(shard, FactText.members(pair, person))
     if not names:
         return []
     rules = snapshot.pack.rules
@@ -185,13 +181,12 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
     changes: list[explain.Change] = []
     if outcome.effect is Effect.DENY:
 
-        def effects_of(changes: list[explain.Change]) -> list[Effect]:
-            texts = [FactText.members(pair, changed_facts(person, c)) for c in changes]
-            found = snapshot.matcher.matching_each(shard, texts)
-            return [effect(_rules(snapshot, names), on) for names in found]
+        def effect_of(change: explain.Change) -> Effect:
+            changed = changed_facts(person, change)
+            return effect(_matching_facts(snapshot, shard, pair, changed), on)
 
         changes = explain.would_permit_if(
-            request, snapshot.permit_conditions.get(shard, frozenset()), effects_of
+            request, snapshot.permit_conditions.get(shard, frozenset()), effect_of
         )
     listed = [rule for rule, _ in outcome.roles]
     defaults = explain.assumed(request, listed, changes)

@@ -65,15 +65,12 @@ def obligations(outcome: Outcome) -> list[str]:
 
 
 def would_permit_if(
-    request: Request,
-    permit_conditions: Iterable[str],
-    effects_of: Callable[[list[Change]], list[Effect]],
+    request: Request, permit_conditions: Iterable[str], effect_of: Callable[[Change], Effect]
 ) -> list[Change]:
     """The smallest changes (one field, else two) to the request that the pack would permit.
 
     Only fields that some permit rule for this record and purpose tests are tried: changing
-    any other field cannot produce a permit. `effects_of` gives the effect of each change in
-    a list (all of one size are asked at once, so the matcher can take them in one call).
+    any other field cannot produce a permit.
     """
     tested = {CONDITION_FIELDS[name] for name in permit_conditions}
     candidates = [
@@ -84,17 +81,10 @@ def would_permit_if(
         if _current(request, name) != value and not _overrides_a_choice(request, name)
     ]
     for size in (1, 2):
-        changes = [
+        found = [
             dict(combo)
             for combo in combinations(candidates, size)
-            if len({name for name, _ in combo}) == size
-        ]
-        if not changes:
-            return []
-        found = [
-            change
-            for change, effect in zip(changes, effects_of(changes), strict=True)
-            if effect is Effect.PERMIT
+            if len({name for name, _ in combo}) == size and effect_of(dict(combo)) is Effect.PERMIT
         ]
         if found:
             return found

@@ -21,7 +21,6 @@ from test_reference_property import pack, request
 from igengine import Engine
 from igengine.combine import combine, effect
 from igengine.compile import (
-    CompiledPack,
     FactText,
     changed_facts,
     party_index,
@@ -103,24 +102,3 @@ def test_quick_effect_agrees_with_combine(
         # Dates before, inside and after the generated agreements' terms.
         for on in (date(2024, 6, 1), date(2026, 6, 1), date(2028, 6, 1)):
             assert effect(matched, on) == combine(matched, on).effect
-
-
-@settings(max_examples=200, deadline=None)
-@given(agreements=pack(), requests=st.lists(request(), min_size=1, max_size=25))
-def test_matching_many_at_once_is_matching_each_alone(
-    tmp_path_factory: pytest.TempPathFactory,
-    agreements: list[dict[str, Any]],
-    requests: list[dict[str, Any]],
-) -> None:
-    """would_permit_if asks about all its candidate changes in one call into durable-rules;
-    each must get exactly the rules it would get if asked on its own."""
-    engine = Engine.from_directory(packs.write(tmp_path_factory.mktemp("many"), *agreements))
-    snapshot = engine._snapshot
-    first = parse_request(requests[0])
-    shard = CompiledPack.shard(first.record_type, first.purpose)
-    pair = snapshot.facts.pair(first.requester.organisation, first.holder.organisation)
-    texts = [FactText.members(pair, person_facts(parse_request(raw))) for raw in requests]
-    alone = [sorted(snapshot.matcher.matching(shard, text)) for text in texts]
-    together = [sorted(names) for names in snapshot.matcher.matching_each(shard, texts)]
-    assert together == alone
-    assert snapshot.matcher.live_facts() == 0
