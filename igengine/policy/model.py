@@ -37,12 +37,16 @@ class Organisation(_Policy):
     sector: Sector
 
 
+# Defaults are factories: pydantic deep-copies a plain mutable default for every instance,
+# which for a pack of 10,000 rules took longer than validating them.
+
+
 class Requesting(_Policy):
     """Who may ask. Every list given must contain the requester; an omitted list allows any."""
 
-    roles: list[Role] = []
-    sectors: list[Sector] = []
-    organisations: list[str] = []
+    roles: list[Role] = Field(default_factory=list)
+    sectors: list[Sector] = Field(default_factory=list)
+    organisations: list[str] = Field(default_factory=list)
 
     _lists = field_validator("roles", "sectors", "organisations", mode="before")(_as_list)
 
@@ -50,8 +54,8 @@ class Requesting(_Policy):
 class Holding(_Policy):
     """Which record holders the rule covers."""
 
-    sectors: list[Sector] = []
-    organisations: list[str] = []
+    sectors: list[Sector] = Field(default_factory=list)
+    organisations: list[str] = Field(default_factory=list)
 
     _lists = field_validator("sectors", "organisations", mode="before")(_as_list)
 
@@ -93,8 +97,8 @@ class LegalBasisSpec(_Policy):
     article_6: str | None = None
     article_9: str | None = None
     common_law: str | None = None
-    statutes: list[str | LegalBasis] = []
-    caldicott: list[int] = []
+    statutes: list[str | LegalBasis] = Field(default_factory=list)
+    caldicott: list[int] = Field(default_factory=list)
 
     _lists = field_validator("statutes", "caldicott", mode="before")(_as_list)
 
@@ -108,14 +112,14 @@ class RuleSpec(_Policy):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     effect: Effect
     because: str = Field(min_length=1)
-    requester: Requesting = Requesting()
-    holder: Holding = Holding()
-    purposes: list[Purpose] = []
-    records: list[RecordType] = []
-    when: Conditions = Conditions()
-    legal_basis: LegalBasisSpec = LegalBasisSpec()
-    obligations: list[str] = []
-    overrides: list[str] = []
+    requester: Requesting = Field(default_factory=Requesting)
+    holder: Holding = Field(default_factory=Holding)
+    purposes: list[Purpose] = Field(default_factory=list)
+    records: list[RecordType] = Field(default_factory=list)
+    when: Conditions = Field(default_factory=Conditions)
+    legal_basis: LegalBasisSpec = Field(default_factory=LegalBasisSpec)
+    obligations: list[str] = Field(default_factory=list)
+    overrides: list[str] = Field(default_factory=list)
 
     _lists = field_validator("purposes", "records", "obligations", "overrides", mode="before")(
         _as_list
@@ -140,8 +144,8 @@ class AgreementSpec(_Policy):
 class PackFile(_Policy):
     """A file of shared definitions: the organisations, and any local obligation codes."""
 
-    organisations: list[Organisation] = []
-    obligations: dict[str, str] = {}
+    organisations: list[Organisation] = Field(default_factory=list)
+    obligations: dict[str, str] = Field(default_factory=dict)
 
 
 FIELD_NAMES: set[str] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -65,14 +66,15 @@ class _NeedsNodes(Exception):
 
 
 def _document(loader: Any, lines: dict[Path, int]) -> Any:
-    loader.get_event()  # stream start
-    if loader.check_event(yaml.StreamEndEvent):
+    next_event = loader.get_event
+    next_event()  # stream start
+    event = next_event()
+    if type(event) is yaml.StreamEndEvent:
         return None
-    loader.get_event()  # document start
-    data = _value(loader, loader.get_event(), (), lines)
-    loader.get_event()  # document end
-    if not loader.check_event(yaml.StreamEndEvent):
-        extra = loader.get_event()
+    data = _value(loader, next_event, next_event(), (), lines)
+    next_event()  # document end
+    extra = next_event()
+    if type(extra) is not yaml.StreamEndEvent:
         raise YamlProblem(
             _line(extra),
             "not valid YAML: a second document starts here; keep one document per file",
@@ -80,31 +82,34 @@ def _document(loader: Any, lines: dict[Path, int]) -> Any:
     return data
 
 
-def _value(loader: Any, event: Any, path: Path, lines: dict[Path, int]) -> Any:
+def _value(
+    loader: Any, next_event: Callable[[], Any], event: Any, path: Path, lines: dict[Path, int]
+) -> Any:
+    # Runs once per value of a pack (hundreds of thousands for a large one): one parser call
+    # per event, and type tests by identity.
+    kind = type(event)
     lines.setdefault(path, _line(event))
-    if getattr(event, "anchor", None) is not None or isinstance(event, yaml.AliasEvent):
+    if kind is yaml.AliasEvent or event.anchor is not None:
         raise _NeedsNodes
-    if isinstance(event, yaml.ScalarEvent):
+    if kind is yaml.ScalarEvent:
         return _scalar(loader, event)
-    if isinstance(event, yaml.SequenceStartEvent):
+    if kind is yaml.SequenceStartEvent:
         items: list[Any] = []
-        while not loader.check_event(yaml.SequenceEndEvent):
-            items.append(_value(loader, loader.get_event(), (*path, len(items)), lines))
-        loader.get_event()
+        while type(item := next_event()) is not yaml.SequenceEndEvent:
+            items.append(_value(loader, next_event, item, (*path, len(items)), lines))
         return items
     result: dict[Any, Any] = {}
-    while not loader.check_event(yaml.MappingEndEvent):
-        key_event = loader.get_event()
-        if not isinstance(key_event, yaml.ScalarEvent) or key_event.anchor is not None:
+    while type(key_event := next_event()) is not yaml.MappingEndEvent:
+        if type(key_event) is not yaml.ScalarEvent or key_event.anchor is not None:
             raise _NeedsNodes
         key = _scalar(loader, key_event)
         if key in result:
             raise YamlProblem(
                 _line(key_event), f"'{key}' appears twice in the same block; keep one"
             )
-        lines[(*path, key)] = _line(key_event)
-        result[key] = _value(loader, loader.get_event(), (*path, key), lines)
-    loader.get_event()
+        child = (*path, key)
+        lines[child] = _line(key_event)
+        result[key] = _value(loader, next_event, next_event(), child, lines)
     return result
 
 
