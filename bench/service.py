@@ -79,6 +79,14 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    # CPU seconds the service's processes used during the measurement (None: not on Linux).
+    cpu: float | None = None
+
+    @property
+    def cpu_per_request(self) -> str:
+        """Service CPU µs per request: unlike rates, barely moved by other work on the
+        machine, so it shows what a change costs even when the cores are shared."""
+        return f"{self.cpu / self.done * 1e6:.0f}" if self.cpu is not None and self.done else "-"
 
     @property
     def rate(self) -> float:
@@ -191,12 +199,38 @@ async def _measure(
 
 
 def measure(
-    port: int, label: str, payloads: list[bytes], clients: int, limit: int, seconds: float
+    server: tuple[int, int],
+    label: str,
+    payloads: list[bytes],
+    clients: int,
+    limit: int,
+    seconds: float,
 ) -> Result:
+    port, pid = server
     # A short warm-up on the same connections count, so first-request costs are not counted.
     _run(_measure(port, payloads, clients, max(clients * 20, 200), 2.0))
+    before = _tree_cpu(pid)
     done, errors, elapsed, latencies = _run(_measure(port, payloads, clients, limit, seconds))
-    return Result(label, clients, done, errors, elapsed, latencies)
+    after = _tree_cpu(pid)
+    cpu = after - before if after is not None and before is not None else None
+    return Result(label, clients, done, errors, elapsed, latencies, cpu)
+
+
+def _tree_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of `pid` and its descendants, from /proc (None elsewhere)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        total, pending = 0, [pid]
+        while pending:
+            current = pending.pop()
+            task = Path(f"/proc/{current}/task")
+            for thread in task.iterdir():
+                fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+                pending += [int(child) for child in (thread / "children").read_text().split()]
+        return total / ticks
+    except (OSError, ValueError):
+        return None
 
 
 def _run(coroutine: object) -> tuple[int, int, float, list[float]]:
@@ -216,7 +250,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def service(audit_url: str | None, workers: int, work: Path) -> Iterator[int]:
+def service(audit_url: str | None, workers: int, work: Path) -> Iterator[tuple[int, int]]:
     """`igengine serve` in a child process, with a keys file holding the bench key."""
     from service.auth import Access, digest, key_entry
 
@@ -234,7 +268,7 @@ def service(audit_url: str | None, workers: int, work: Path) -> Iterator[int]:
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         _wait_up(port, process)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         try:
@@ -263,7 +297,7 @@ def _print(result: Result, baseline: Result | None) -> None:
     print(
         f"{result.label:<22} {result.clients:>7} {result.done:>8} {result.rate:>10.0f} "
         f"{result.percentile(0.50):>8.2f} {result.percentile(0.99):>8.2f} {ratio} "
-        f"{result.errors:>7}",
+        f"{result.errors:>7} {result.cpu_per_request:>8}",
         flush=True,
     )
 
@@ -285,25 +319,26 @@ def main() -> None:
     )
     print(
         f"{'endpoint / audit':<22} {'clients':>7} {'requests':>8} {'per second':>10} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'errors':>7}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'errors':>7} {'cpu µs':>8}"
     )
     for mode in args.modes.split(","):
         work = Path(tempfile.mkdtemp(prefix="igengine-bench-"))
         audit = f"sqlite:///{work / 'audit.db'}" if mode == "sqlite" else None
         try:
-            with service(audit, args.workers, work) as port:
+            with service(audit, args.workers, work) as server:
                 for clients in levels:
-                    base = measure(port, "GET /healthz", HEALTH, clients, args.requests,
+                    base = measure(server, "GET /healthz", HEALTH, clients, args.requests,
                                    args.seconds)  # fmt: skip
                     _print(base, None)
                     label = f"decisions, audit {mode}"
-                    result = measure(port, label, DECISIONS, clients, args.requests, args.seconds)
+                    result = measure(server, label, DECISIONS, clients, args.requests, args.seconds)
                     _print(result, base)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     print(
         "ratio = decisions per second / GET /healthz per second at the same concurrency; "
-        "latency is per request, as the client saw it"
+        "latency is per request, as the client saw it; cpu µs = the service's CPU time per "
+        "request (all its processes)"
     )
     # Other work on the machine shares the same cores: say how busy it was.
     print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Protocol
@@ -54,15 +55,19 @@ class WatchedTrail:
         self._trail = trail
         self._metrics = metrics
         # decision id → the entry's outcome: None once durable, else why it failed. Only
-        # touched on the event loop's thread; the writer thread reaches it via the loop.
+        # touched on the event loop's thread.
         self._waiting: dict[str, asyncio.Future[str | None]] = {}
+        self._inbox: _Inbox | None = None
 
     def record(self, request: Request, decision: Decision) -> None:
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[str | None] = loop.create_future()
         self._waiting[decision.decision_id] = outcome
+        if self._inbox is None or self._inbox.loop is not loop:
+            self._inbox = _Inbox(loop)
+        inbox = self._inbox
         try:
-            self._trail.record_soon(request, decision, _settler(loop, outcome))
+            self._trail.record_soon(request, decision, lambda error: inbox.deliver(outcome, error))
         except Exception as exc:
             outcome.set_result(_reason(exc))
             raise
@@ -77,18 +82,35 @@ class WatchedTrail:
             raise Withheld(decision_id, reason)
 
 
-def _settler(loop: asyncio.AbstractEventLoop, outcome: asyncio.Future[str | None]) -> Written:
-    def settle(error: Exception | None) -> None:
+class _Inbox:
+    """Outcomes reported by the writer thread, handed to one event loop a batch at a time:
+    one wake-up of the loop per commit rather than per entry, because each wake-up is a socket
+    write that lets go of the GIL, and the writer can then wait milliseconds to get it back
+    from the busy loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._outcomes: deque[tuple[asyncio.Future[str | None], str | None]] = deque()
+        self._wake_scheduled = False
+
+    def deliver(self, outcome: asyncio.Future[str | None], error: Exception | None) -> None:
+        """Called from any thread."""
+        # Appended before the flag is read, and `_settle_all` clears the flag before it
+        # drains: an outcome is never left behind.
+        self._outcomes.append((outcome, None if error is None else _reason(error)))
+        if self._wake_scheduled:
+            return
+        self._wake_scheduled = True
         # A loop already closed (shutdown) has nobody left waiting for the answer.
         with suppress(RuntimeError):
-            loop.call_soon_threadsafe(_settle, outcome, None if error is None else _reason(error))
+            self.loop.call_soon_threadsafe(self._settle_all)
 
-    return settle
-
-
-def _settle(outcome: asyncio.Future[str | None], reason: str | None) -> None:
-    if not outcome.done():
-        outcome.set_result(reason)
+    def _settle_all(self) -> None:
+        self._wake_scheduled = False
+        while self._outcomes:
+            outcome, reason = self._outcomes.popleft()
+            if not outcome.done():
+                outcome.set_result(reason)
 
 
 def _reason(error: Exception) -> str:

@@ -78,3 +78,15 @@ def test_the_entry_hash_is_the_sha256_of_canonical_json(body: dict[str, object],
     prev = "ab" * 32
     text = canonical({"body": body, "prev_hash": prev, "seq": seq})
     assert chain_hash(seq, prev, canonical(body)) == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_long_entries_hash_the_same_however_they_are_fed_to_sha256() -> None:
+    """The writer hashes long entries in pieces (to keep the GIL); the hash must not change
+    for any length, across one and several piece boundaries."""
+    import hashlib
+
+    prev = "cd" * 32
+    for length in [*range(1900, 2100), *range(3950, 4150), 20_000]:
+        body = canonical({"note": "x" * length})
+        text = f'{{"body":{body},"prev_hash":"{prev}","seq":7}}'
+        assert chain_hash(7, prev, body) == hashlib.sha256(text.encode()).hexdigest()

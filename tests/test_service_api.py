@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import threading
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from service_support import ADMIN_KEY, CALLER_KEY, POLICIES, FakeTrail, capacity_request, settings
@@ -360,3 +362,38 @@ def test_a_decision_waits_for_its_entry_and_is_withheld_if_the_write_fails_later
     assert refused.status_code == 503 and "decision" not in refused.json()
     assert "igengine_audit_write_failures_total 2.0" in client.get("/metrics").text
     assert len(trail.entries) == 1
+
+
+def test_concurrent_requests_share_commits_and_each_answer_is_in_the_trail(
+    tmp_path: Path,
+) -> None:
+    """Sixty requests at once on one event loop, audit on a real SQLite trail: every answer
+    is given only after its entry is written, and every given answer is in one chain."""
+    from igengine.audit import AuditTrail
+
+    configured = settings(
+        tmp_path,
+        audit_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        hmac_key=tmp_path / "hmac.key",
+        signing_key=tmp_path / "signing.key",
+    )
+    app = create_app(configured)
+
+    async def ask_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            asks = [
+                client.post("/v1/decisions", json=capacity_request(id=f"p{n}"), headers=CALLER)
+                for n in range(60)
+            ]
+            return await asyncio.gather(*asks)
+
+    responses = asyncio.run(ask_all())
+    app.state.igengine.trail.close()
+    assert [response.status_code for response in responses] == [200] * 60
+    given = sorted(response.json()["decision_id"] for response in responses)
+    with AuditTrail.open(configured.audit_url or "", create=False) as trail:
+        report = trail.verify(public_key_path=tmp_path / "signing.key.pub")
+        recorded = sorted(entry.decision_id for entry in trail.query(limit=1000))
+    assert report.ok, report.problem
+    assert recorded == given
