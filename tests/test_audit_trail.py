@@ -31,7 +31,8 @@ from typer.testing import CliRunner
 
 from igengine import Engine
 from igengine.audit import AuditError, AuditTrail
-from igengine.audit.store import parse_url
+from igengine.audit.sqlite import _extract
+from igengine.audit.store import QUERY_COLUMNS, parse_url
 from igengine.cli import app
 
 __all__ = ["engine", "store_url"]  # fixtures used by name below
@@ -318,6 +319,68 @@ def test_break_glass_decisions_wait_for_review_until_marked(
         trail.mark_reviewed("does-not-exist", "Caldicott Guardian", "")
     assert trail.verify().ok and trail.verify().entries == 3
     trail.close()
+
+
+def _make_earlier_version_trail(path: Path) -> None:
+    """An empty SQLite trail laid out as igengine made them before the index set was trimmed:
+    an index on person, decision_id and requester each, and one on break-glass decisions."""
+    columns = ", ".join(
+        f"{name} {'INTEGER' if kind == 'bool' else 'TEXT'} GENERATED ALWAYS AS "
+        f"({_extract(paths)}) VIRTUAL"
+        for name, (kind, paths) in QUERY_COLUMNS.items()
+    )
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA page_size=16384")
+    conn.execute("PRAGMA journal_mode=WAL")
+    for statement in [
+        "CREATE TABLE audit_entries (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, "
+        f"entry_hash TEXT NOT NULL, body TEXT NOT NULL, {columns})",
+        "CREATE TABLE audit_checkpoints (seq INTEGER PRIMARY KEY, head_hash TEXT NOT NULL, "
+        "at TEXT NOT NULL, key_id TEXT NOT NULL, public_key TEXT NOT NULL, "
+        "signature TEXT NOT NULL)",
+        "CREATE TABLE audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE INDEX audit_entries_person ON audit_entries (person)",
+        "CREATE INDEX audit_entries_decision_id ON audit_entries (decision_id)",
+        "CREATE INDEX audit_entries_requester ON audit_entries (requester)",
+        "CREATE INDEX audit_entries_break_glass ON audit_entries (decision_id) "
+        "WHERE break_glass = 1",
+    ]:
+        conn.execute(statement)
+    conn.close()
+
+
+def test_a_sqlite_trail_from_an_earlier_version_keeps_working(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """New SQLite trails get fewer indexes (appends are cheaper); one made earlier keeps its
+    own, and recording, searching, reviewing and verifying all still work on it."""
+    path = tmp_path / "audit.db"
+    _make_earlier_version_trail(path)
+    url = f"sqlite:///{path}"
+    trail = open_trail(url, tmp_path)
+    audited = _audited(engine, trail)
+    emergency = audited.decide(break_glass_request("P-9"))
+    routine = audited.decide(capacity_request("P-8"))
+    assert [entry.decision_id for entry in trail.pending_reviews()] == [emergency.decision_id]
+    trail.mark_reviewed(emergency.decision_id, "Caldicott Guardian", "justified")
+    with pytest.raises(AuditError, match="not a break-glass decision"):
+        trail.mark_reviewed(routine.decision_id, "Caldicott Guardian", "")
+    assert [entry.decision_id for entry in trail.query(person="P-8")] == [routine.decision_id]
+    report = trail.verify()
+    trail.close()
+    assert report.ok and report.entries == 3
+    indexes = {
+        row[0]
+        for row in sqlite3.connect(path).execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+    }
+    assert indexes == {
+        "audit_entries_person",
+        "audit_entries_decision_id",
+        "audit_entries_requester",
+        "audit_entries_break_glass",
+    }
 
 
 def test_reviews_can_be_recorded_from_the_command_line(

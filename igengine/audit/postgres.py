@@ -219,8 +219,9 @@ class PostgresStore:
     def pending_reviews(self) -> list[ChainRow]:
         return self._fetch(pending_sql(self._tables, "true"), [])
 
-    def by_decision(self, decision_id: str) -> list[ChainRow]:
-        return self._fetch(by_decision_sql(self._tables, "%s"), [decision_id])
+    def by_decision(self, decision_id: str, *, reviewable: bool = True) -> list[ChainRow]:
+        sql = by_decision_sql(self._tables, "%s", "true", reviewable)
+        return self._fetch(sql, [decision_id])
 
     def _fetch(self, sql: str, params: list[object]) -> list[ChainRow]:
         with self._reader() as conn:

@@ -25,9 +25,9 @@ from igengine.audit.errors import AuditError, AuditWriteError
 from igengine.audit.store import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
-    INDEXED,
     LAST_SQL,
     QUERY_COLUMNS,
+    REVIEWABLE,
     ROWS_SQL,
     CheckpointDue,
     Filter,
@@ -91,15 +91,20 @@ class SqliteStore:
             "head_hash TEXT NOT NULL, at TEXT NOT NULL, key_id TEXT NOT NULL, "
             "public_key TEXT NOT NULL, signature TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            *(
-                f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_{column}" '
-                f"ON {t.entries} ({column})"
-                for column in INDEXED
-            ),
-            f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_break_glass" '
-            f"ON {t.entries} (decision_id) WHERE break_glass = 1",
+            # Every index costs each append a B-tree insert, and a random key (a pseudonym, a
+            # decision id) rewrites a whole 16 KiB page per entry at commit. So only searches
+            # that need one get one: by person, and by decision id among the entries reviews
+            # look up (break-glass decisions and reviews). Searches by requester compare two
+            # columns and scan newest first whatever is indexed.
+            f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_person" ON {t.entries} (person)',
+            f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_reviewable" '
+            f"ON {t.entries} (decision_id) WHERE {REVIEWABLE.format(true='1')}",
         ]
         with _transaction(self._conn):
+            # A trail made by an earlier version keeps the indexes it has (more of them);
+            # every query works with either set.
+            if self._has_schema():
+                return
             for statement in statements:
                 self._conn.execute(statement)
 
@@ -211,8 +216,8 @@ class SqliteStore:
     def pending_reviews(self) -> list[ChainRow]:
         return self._fetch(pending_sql(self._tables, "1"), [])
 
-    def by_decision(self, decision_id: str) -> list[ChainRow]:
-        return self._fetch(by_decision_sql(self._tables, "?"), [decision_id])
+    def by_decision(self, decision_id: str, *, reviewable: bool = True) -> list[ChainRow]:
+        return self._fetch(by_decision_sql(self._tables, "?", "1", reviewable), [decision_id])
 
     def _fetch(self, sql: str, params: list[object]) -> list[ChainRow]:
         with self._reader() as conn:

@@ -40,6 +40,8 @@ QUERY_COLUMNS: dict[str, tuple[Literal["text", "bool"], tuple[tuple[str, ...], .
     "break_glass": ("bool", (("break_glass",),)),
 }
 INDEXED = ("person", "decision_id", "requester")
+# The entries a retrospective review looks up by decision id; `{true}` is the driver's true.
+REVIEWABLE = "(break_glass = {true} OR kind = 'review')"
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 
@@ -73,7 +75,11 @@ class Store(Protocol):
 
     def pending_reviews(self) -> list[ChainRow]: ...
 
-    def by_decision(self, decision_id: str) -> list[ChainRow]: ...
+    def by_decision(self, decision_id: str, *, reviewable: bool = True) -> list[ChainRow]:
+        """The entries about one decision, oldest first. With `reviewable` (the default) only
+        a break-glass decision and its reviews, which an index finds fast; without, any
+        entry, which may mean reading the whole trail."""
+        ...
 
     def keep_meta(self, name: str, value: str) -> str:
         """Store `value` under `name` unless a value is there; return the stored value."""
@@ -232,10 +238,12 @@ def pending_sql(tables: Tables, true: str) -> str:
     )
 
 
-def by_decision_sql(tables: Tables, mark: str) -> str:
+def by_decision_sql(tables: Tables, mark: str, true: str, reviewable: bool) -> str:
+    # The reviewable condition is written exactly as the SQLite index's, so it is used.
+    only = f" AND {REVIEWABLE.format(true=true)}" if reviewable else ""
     return (
         f"SELECT seq, prev_hash, entry_hash, body FROM {tables.entries} "
-        f"WHERE decision_id = {mark} ORDER BY seq"
+        f"WHERE decision_id = {mark}{only} ORDER BY seq"
     )
 
 
