@@ -4,8 +4,9 @@ Rules are sharded by (record type, purpose): a request only ever meets the rules
 apply to its record and purpose, which keeps each ruleset small (durable-rules fails to compile
 one ruleset of ~10,000 rules, and deep `$or` chains overflow its stack) and matching time flat
 as a pack grows. Inside a shard the record and purpose conditions are implied, so they are
-dropped. Equality conditions come first and `$or` conditions last, which durable-rules needs
-at scale.
+dropped. Each rule starts with an equality (its agreement's membership fact), never an `$or`,
+which durable-rules needs at scale; conditions on who asks and who holds come before those on
+the person, so that a permit's "within reach" rule (its selectors alone) is a prefix of it.
 """
 
 from __future__ import annotations
@@ -38,12 +39,19 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
     rulesets: dict[str, dict[str, Any]] = {}
     permit_conditions: dict[str, set[str]] = {}
     for rule in pack.rules:
-        compiled = {"all": [{"m": rule_condition(rule)}]}
+        compiled = {"all": [{"m": _and(selector_parts(rule) + person_parts(rule))}]}
+        # A permit's selectors alone (who asks, who holds, under which agreement) as a rule of
+        # its own: its match says the permit is within reach of changes to the person's facts,
+        # which is what would_permit_if searches. Being a prefix of the full rule, it shares
+        # the full rule's nodes in durable-rules.
+        reach = {"all": [{"m": _and(selector_parts(rule))}]}
         for record in rule.spec.records or list(RecordType):
             for purpose in rule.purposes:
                 name = CompiledPack.shard(record, purpose)
-                rulesets.setdefault(name, {})[rule_name(rule.index)] = compiled
+                shard = rulesets.setdefault(name, {})
+                shard[rule_name(rule.index)] = compiled
                 if rule.effect is Effect.PERMIT:
+                    shard[reach_name(rule.index)] = reach
                     permit_conditions.setdefault(name, set()).update(rule.conditions)
     return CompiledPack(
         rulesets, {name: frozenset(fields) for name, fields in permit_conditions.items()}
@@ -51,56 +59,77 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
 
 
 def rule_name(index: int) -> str:
+    """The compiled name of a rule (it matched the request)."""
     return f"r{index}"
+
+
+def reach_name(index: int) -> str:
+    """The compiled name of a permit's selectors (the permit is within reach)."""
+    return f"s{index}"
 
 
 def rule_index(name: str) -> int:
     return int(name[1:])
 
 
-def rule_condition(rule: Rule) -> Condition:
-    """The rule's conditions on the request facts (record and purpose are implied by shard)."""
+def is_reach(name: str) -> bool:
+    return name[0] == "s"
+
+
+def selector_parts(rule: Rule) -> list[Condition]:
+    """Conditions on who asks and who holds: fixed by the request's organisations and role.
+    Party membership comes first, as a precomputed fact (see pair_facts): an `$or` over every
+    party would multiply durable-rules' network and overflow it on large agreements."""
     spec = rule.spec
-    equal: list[Condition] = []
-    any_of: list[tuple[str, list[Any]]] = [
+    choices = [
         ("role", list(spec.requester.roles)),
         ("req_sector", list(spec.requester.sectors)),
         ("req_org", list(spec.requester.organisations)),
         ("holder_sector", list(spec.holder.sectors)),
         ("holder_org", list(spec.holder.organisations)),
     ]
-    # Party membership is precomputed into the facts (see request_facts): an `$or` over every
-    # party would multiply durable-rules' network and overflow it on large agreements.
-    equal.append({agreement_fact(rule.agreement_index): True})
-    when = spec.when
-    for fact, value in (
-        ("objection", when.objection),
-        ("opt_out", when.national_data_opt_out),
-        ("risk", when.risk_of_serious_harm),
-        ("s251", when.s251_support),
-        ("anonymised", when.anonymised),
-        ("justified", when.justification_given),
-    ):
-        if value is not None:
-            equal.append({fact: value})
+    return [{agreement_fact(rule.agreement_index): True}, *_any_of(choices)]
+
+
+def person_parts(rule: Rule) -> list[Condition]:
+    """Conditions on the person and the justification."""
+    when = rule.spec.when
+    equal: list[Condition] = [
+        {fact: value}
+        for fact, value in (
+            ("objection", when.objection),
+            ("opt_out", when.national_data_opt_out),
+            ("risk", when.risk_of_serious_harm),
+            ("s251", when.s251_support),
+            ("anonymised", when.anonymised),
+            ("justified", when.justification_given),
+        )
+        if value is not None
+    ]
     if when.age_under is not None or when.age_at_least is not None:
         equal.append({"age_known": True})
     if when.age_under is not None:
         equal.append({"$lt": {"age": when.age_under}})
     if when.age_at_least is not None:
         equal.append({"$gte": {"age": when.age_at_least}})
-    any_of += [
-        ("relationship", list(when.relationship or [])),
-        ("consent", list(when.consent or [])),
-        ("capacity", list(when.has_capacity or [])),
-    ]
-    ors: list[Condition] = []
-    for fact, values in any_of:
-        if len(values) == 1:
-            equal.append({fact: str(values[0])})
-        elif values:
-            ors.append({"$or": [{fact: str(v)} for v in values]})
-    parts = equal + ors
+    return equal + _any_of(
+        [
+            ("relationship", list(when.relationship or [])),
+            ("consent", list(when.consent or [])),
+            ("capacity", list(when.has_capacity or [])),
+        ]
+    )
+
+
+def _any_of(choices: list[tuple[str, list[Any]]]) -> list[Condition]:
+    """One condition per fact that must be one of some values: an equality for a single value,
+    else an `$or`; equalities first (durable-rules needs `$or`s late at scale)."""
+    equal = [{fact: str(values[0])} for fact, values in choices if len(values) == 1]
+    ors = [{"$or": [{fact: str(v)} for v in values]} for fact, values in choices if len(values) > 1]
+    return equal + ors
+
+
+def _and(parts: list[Condition]) -> Condition:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 

@@ -20,6 +20,7 @@ from igengine.compile import (
     FactText,
     changed_facts,
     compile_pack,
+    is_reach,
     party_index,
     person_facts,
     rule_index,
@@ -155,21 +156,25 @@ def _check_organisations(request: Request, pack: PolicyPack) -> None:
 
 def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
-    return _matching_facts(snapshot, _shard(request), pair, person_facts(request))
+    return _matched(snapshot, _shard(request), pair, person_facts(request))[0]
 
 
 def _shard(request: Request) -> str:
     return CompiledPack.shard(request.record_type, request.purpose)
 
 
-def _matching_facts(
+def _matched(
     snapshot: _Snapshot, shard: str, pair: str, person: dict[str, Any]
-) -> list[Rule]:
+) -> tuple[list[Rule], list[Rule]]:
+    """The rules the facts match, and the permits within reach (their selectors match), each
+    in pack order."""
     names = snapshot.matcher.matching(shard, FactText.members(pair, person))
     if not names:
-        return []
+        return [], []
     rules = snapshot.pack.rules
-    return [rules[i] for i in sorted(rule_index(name) for name in names)]
+    matched = sorted(rule_index(name) for name in names if not is_reach(name))
+    reach = sorted(rule_index(name) for name in names if is_reach(name))
+    return [rules[i] for i in matched], [rules[i] for i in reach]
 
 
 def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: str) -> Decision:
@@ -177,16 +182,21 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
     person = person_facts(request)
     on = at.date()
-    outcome = combine(_matching_facts(snapshot, shard, pair, person), on)
+    matched, reach = _matched(snapshot, shard, pair, person)
+    outcome = combine(matched, on)
     changes: list[explain.Change] = []
     if outcome.effect is Effect.DENY:
 
         def effect_of(change: explain.Change) -> Effect:
-            changed = changed_facts(person, change)
-            return effect(_matching_facts(snapshot, shard, pair, changed), on)
+            return effect(_matched(snapshot, shard, pair, changed_facts(person, change))[0], on)
 
+        # With no permit matched, a change can only permit through a permit within reach.
+        any_permit = any(rule.effect is Effect.PERMIT for rule in matched)
         changes = explain.would_permit_if(
-            request, snapshot.permit_conditions.get(shard, frozenset()), effect_of
+            request,
+            snapshot.permit_conditions.get(shard, frozenset()),
+            effect_of,
+            within_reach=None if any_permit else reach,
         )
     listed = [rule for rule, _ in outcome.roles]
     defaults = explain.assumed(request, listed, changes)

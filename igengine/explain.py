@@ -7,7 +7,7 @@ changes that would permit the request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from itertools import combinations
 from typing import Any
@@ -65,12 +65,18 @@ def obligations(outcome: Outcome) -> list[str]:
 
 
 def would_permit_if(
-    request: Request, permit_conditions: Iterable[str], effect_of: Callable[[Change], Effect]
+    request: Request,
+    permit_conditions: Iterable[str],
+    effect_of: Callable[[Change], Effect],
+    within_reach: Sequence[Rule] | None = None,
 ) -> list[Change]:
     """The smallest changes (one field, else two) to the request that the pack would permit.
 
     Only fields that some permit rule for this record and purpose tests are tried: changing
-    any other field cannot produce a permit.
+    any other field cannot produce a permit. When no permit matched the request, pass the
+    permits `within_reach` (those whose conditions on who asks and who holds are met): a
+    change can then only permit by meeting one of them, so changes that none of them accepts
+    are known denies and are not asked about.
     """
     tested = {CONDITION_FIELDS[name] for name in permit_conditions}
     candidates = [
@@ -80,15 +86,31 @@ def would_permit_if(
         for value, _ in options
         if _current(request, name) != value and not _overrides_a_choice(request, name)
     ]
+    useful = candidates
+    if within_reach is not None:
+        useful = [c for c in candidates if any(_accepts(p, *c) for p in within_reach)]
     for size in (1, 2):
         found = [
             dict(combo)
             for combo in combinations(candidates, size)
-            if len({name for name, _ in combo}) == size and effect_of(dict(combo)) is Effect.PERMIT
+            if len({name for name, _ in combo}) == size
+            and any(c in useful for c in combo)
+            and effect_of(dict(combo)) is Effect.PERMIT
         ]
         if found:
             return found
     return []
+
+
+def _accepts(rule: Rule, field: str, value: Any) -> bool:
+    """Whether the rule tests `field` and would accept `value` for it."""
+    for name, wanted in rule.conditions.items():
+        if CONDITION_FIELDS[name] != field:
+            continue
+        if field == "justification":
+            return wanted is True  # a suggestion always supplies a justification
+        return value in wanted if isinstance(wanted, list) else bool(wanted == value)
+    return False
 
 
 def _overrides_a_choice(request: Request, name: str) -> bool:

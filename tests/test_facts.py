@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_reference_property import pack, request
 
-from igengine import Engine
+from igengine import Engine, explain
 from igengine.combine import combine, effect
 from igengine.compile import (
     FactText,
@@ -102,3 +102,20 @@ def test_quick_effect_agrees_with_combine(
         # Dates before, inside and after the generated agreements' terms.
         for on in (date(2024, 6, 1), date(2026, 6, 1), date(2028, 6, 1)):
             assert effect(matched, on) == combine(matched, on).effect
+
+
+@settings(max_examples=200, deadline=None)
+@given(agreements=pack(), requests=st.lists(request(), min_size=3, max_size=8))
+def test_skipping_changes_no_permit_in_reach_accepts_changes_no_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+    agreements: list[dict[str, Any]],
+    requests: list[dict[str, Any]],
+) -> None:
+    """would_permit_if skips changes that no permit within reach would accept; asking
+    durable-rules about every candidate instead must give the same suggestions."""
+    engine = Engine.from_directory(packs.write(tmp_path_factory.mktemp("reach"), *agreements))
+    quick = [engine.decide(raw).would_permit_if for raw in requests]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(explain, "_accepts", lambda *_: True)
+        exhaustive = [engine.decide(raw).would_permit_if for raw in requests]
+    assert quick == exhaustive
