@@ -81,7 +81,7 @@ def selector_parts(rule: Rule) -> list[Condition]:
     Party membership comes first, as a precomputed fact (see pair_facts): an `$or` over every
     party would multiply durable-rules' network and overflow it on large agreements."""
     spec = rule.spec
-    choices = [
+    choices: list[tuple[str, list[Any]]] = [
         ("role", list(spec.requester.roles)),
         ("req_sector", list(spec.requester.sectors)),
         ("req_org", list(spec.requester.organisations)),
