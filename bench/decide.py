@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import packgen
-from durable.engine import MessageNotHandledException
+from durable.engine import Host, MessageNotHandledException
 
 from igengine import Engine
-from igengine.compile import CompiledPack, request_facts
+from igengine.compile import CompiledPack, compile_pack, request_facts
 from igengine.request import parse_request
 
 SHIPPED = Path(__file__).resolve().parent.parent / "policies"
@@ -92,21 +92,38 @@ def rule_derived_requests(engine: Engine, count: int, seed: int) -> list[dict[st
     return out
 
 
+class _BaselineHost(Host):  # type: ignore[misc]
+    """A plain durable-rules Host, as an application would use it, minus timer threads."""
+
+    def _run(self) -> None:
+        return None
+
+    def get_action(self, action_name: str) -> Callable[[Any], None]:
+        return lambda _closure: None
+
+
 def baseline_post(engine: Engine) -> Callable[[dict[str, Any]], Any]:
-    """A raw durable-rules `post` of the same facts to the same shard ruleset."""
+    """A raw durable-rules `post` of the same facts to the same shard ruleset (compiled again
+    into a Host of its own, since the engine bypasses Host)."""
+    compiled = compile_pack(engine.pack)
+    host = _BaselineHost()
+    host.register_rulesets(
+        {
+            f"bench.{shard}": {name: {**rule, "run": name} for name, rule in rules.items()}
+            for shard, rules in compiled.rulesets.items()
+        }
+    )
     snapshot = engine._snapshot
-    host = snapshot.matcher._host
-    names = {name.split(".", 1)[1]: name for name in host._ruleset_directory}
 
     def post(request: dict[str, Any]) -> None:
         parsed = parse_request(request)
-        shard = names.get(CompiledPack.shard(parsed.record_type, parsed.purpose))
-        if shard is None:
+        shard = CompiledPack.shard(parsed.record_type, parsed.purpose)
+        if shard not in compiled.rulesets:
             return
         facts = request_facts(parsed, snapshot.sectors, snapshot.parties)
         # "No rule applies" is durable-rules' normal answer, not an error.
         with contextlib.suppress(MessageNotHandledException):
-            host.post(shard, {**facts, "sid": "bench"})
+            host.post(f"bench.{shard}", {**facts, "sid": "bench"})
 
     return post
 

@@ -3,9 +3,10 @@
 durable-rules' defaults are unsafe for a decision service (measured on 2.0.28): the module-level
 host is process-global and unlocked; `post` fires only the first matching rule; per-`sid` state
 and unretracted facts accumulate; its Host starts timer threads that run actions on other
-threads. So each engine owns a private Host subclass with no timer threads, guarded by a lock;
-every match asserts one fact (which fires every matching rule) and always retracts it, on one
-fixed `sid`, so nothing is left behind between decisions.
+threads. So each engine creates its own rulesets straight through durable-rules' native API
+(no Host, so no timer threads and no shared state), guarded by a lock; every match asserts one
+fact (which fires every matching rule) and always retracts it, on one fixed `sid`, so nothing
+is left behind between decisions.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import itertools
 import json
 import threading
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import durable_rules_engine as _dre
-from durable.engine import Host
 
 _SID = "0"
 # Every fact is asserted on the one fixed sid, and retracted before the lock is released.
@@ -27,47 +26,28 @@ _FACT_OPEN = '{"sid":"' + _SID + '",'
 _names = itertools.count()
 
 
-class _PrivateHost(Host):  # type: ignore[misc]
-    """A durable-rules Host that never starts its background dispatch threads."""
-
-    def _run(self) -> None:
-        # The base class starts timer threads that dispatch actions on other threads; this
-        # engine has no timers and collects matches synchronously, so it starts none.
-        return None
-
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
-        # Matches are read straight off the action queue (see DurableMatcher.matching), so the
-        # Python action bodies never run.
-        return _no_action
-
-
-def _no_action(_closure: Any) -> None:
-    return None
-
-
 class MatchError(RuntimeError):
     """durable-rules failed while matching; the caller must fail closed."""
 
 
 class DurableMatcher:
-    """A compiled pack loaded into a private durable-rules host. Thread-safe."""
+    """A compiled pack loaded into durable-rules, one native ruleset per shard. Thread-safe."""
 
     def __init__(self, rulesets: dict[str, dict[str, Any]]) -> None:
         prefix = f"ig{next(_names)}"
-        definitions = {
-            f"{prefix}.{shard}": {name: {**rule, "run": name} for name, rule in rules.items()}
-            for shard, rules in rulesets.items()
-        }
-        self._host = _PrivateHost()
         self._lock = threading.Lock()
+        self._handles: dict[str, int] = {}
+        # A rule compiled into several shards is one object: encode it once.
+        encoded: dict[int, str] = {}
         try:
-            self._host.register_rulesets(definitions)
+            for shard, rules in rulesets.items():
+                text = ",".join(
+                    f"{json.dumps(name)}:{_encoded(rule, encoded)}" for name, rule in rules.items()
+                )
+                self._handles[shard] = _dre.create_ruleset(f"{prefix}.{shard}", "{" + text + "}")
         except Exception as exc:
-            _release([self._host.get_ruleset(n)._handle for n in self._host._ruleset_directory])
+            _release(list(self._handles.values()))
             raise MatchError(f"durable-rules could not compile the pack: {exc}") from exc
-        self._handles: dict[str, int] = {
-            shard: self._host.get_ruleset(f"{prefix}.{shard}")._handle for shard in rulesets
-        }
         # Free the native rulesets once no decision holds this matcher any more.
         weakref.finalize(self, _release, list(self._handles.values()))
 
@@ -117,6 +97,13 @@ def _assert_and_retract(handle: int, fact: str) -> list[str]:
     finally:
         _dre.retract_fact(handle, fact)
     return names
+
+
+def _encoded(rule: dict[str, Any], cache: dict[int, str]) -> str:
+    text = cache.get(id(rule))
+    if text is None:
+        text = cache[id(rule)] = json.dumps(rule, separators=(",", ":"))
+    return text
 
 
 def _release(handles: list[int]) -> None:
