@@ -78,6 +78,8 @@ def would_permit_if(
     change can then only permit by meeting one of them, so changes that none of them accepts
     are known denies and are not asked about.
     """
+    if within_reach is not None and not within_reach:
+        return []
     tested = {CONDITION_FIELDS[name] for name in permit_conditions}
     candidates = [
         (name, value)
@@ -89,6 +91,8 @@ def would_permit_if(
     useful = candidates
     if within_reach is not None:
         useful = [c for c in candidates if any(_accepts(p, *c) for p in within_reach)]
+        if not useful:
+            return []  # the usual deny: no permit is within reach of any change
     for size in (1, 2):
         found = [
             dict(combo)

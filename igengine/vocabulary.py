@@ -15,7 +15,8 @@ class _Labelled(StrEnum):
 
     @property
     def label(self) -> str:
-        return _LABELS.get(self.value, self.value.replace("_", " "))
+        # Members are str, so they look themselves up (`.value` is a slow descriptor).
+        return _LABELS.get(self) or self.replace("_", " ")
 
 
 class Sector(_Labelled):
