@@ -39,12 +39,13 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
     rulesets: dict[str, dict[str, Any]] = {}
     permit_conditions: dict[str, set[str]] = {}
     for rule in pack.rules:
-        compiled = {"all": [{"m": _and(selector_parts(rule) + person_parts(rule))}]}
+        selectors = selector_parts(rule)
+        compiled = {"all": [{"m": _and(selectors + person_parts(rule))}]}
         # A permit's selectors alone (who asks, who holds, under which agreement) as a rule of
         # its own: its match says the permit is within reach of changes to the person's facts,
         # which is what would_permit_if searches. Being a prefix of the full rule, it shares
         # the full rule's nodes in durable-rules.
-        reach = {"all": [{"m": _and(selector_parts(rule))}]}
+        reach = {"all": [{"m": _and(selectors)}]}
         for record in rule.spec.records or list(RecordType):
             for purpose in rule.purposes:
                 name = CompiledPack.shard(record, purpose)
@@ -124,8 +125,9 @@ def person_parts(rule: Rule) -> list[Condition]:
 def _any_of(choices: list[tuple[str, list[Any]]]) -> list[Condition]:
     """One condition per fact that must be one of some values: an equality for a single value,
     else an `$or`; equalities first (durable-rules needs `$or`s late at scale)."""
-    equal = [{fact: str(values[0])} for fact, values in choices if len(values) == 1]
-    ors = [{"$or": [{fact: str(v)} for v in values]} for fact, values in choices if len(values) > 1]
+    # Codes are StrEnums, which JSON writes as their plain values.
+    equal = [{fact: values[0]} for fact, values in choices if len(values) == 1]
+    ors = [{"$or": [{fact: v} for v in values]} for fact, values in choices if len(values) > 1]
     return equal + ors
 
 
