@@ -4,9 +4,8 @@ Rules are sharded by (record type, purpose): a request only ever meets the rules
 apply to its record and purpose, which keeps each ruleset small (durable-rules fails to compile
 one ruleset of ~10,000 rules, and deep `$or` chains overflow its stack) and matching time flat
 as a pack grows. Inside a shard the record and purpose conditions are implied, so they are
-dropped. Each rule starts with an equality (its agreement's membership fact), never an `$or`,
-which durable-rules needs at scale; conditions on who asks and who holds come before those on
-the person, so that a permit's "within reach" rule (its selectors alone) is a prefix of it.
+dropped. Equality conditions come first and `$or` conditions last, which durable-rules needs
+at scale.
 """
 
 from __future__ import annotations
@@ -22,13 +21,51 @@ from igengine.vocabulary import Effect, Purpose, RecordType
 Condition = dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Selectors:
+    """A rule's conditions on who asks and who holds (an empty set allows any), kept to find
+    the permits a change to the person's facts could reach (see engine._within_reach)."""
+
+    roles: frozenset[str]
+    requester_sectors: frozenset[str]
+    requester_organisations: frozenset[str]
+    holder_sectors: frozenset[str]
+    holder_organisations: frozenset[str]
+
+    @classmethod
+    def of(cls, rule: Rule) -> Selectors:
+        requester, holder = rule.spec.requester, rule.spec.holder
+        return cls(
+            frozenset(requester.roles),
+            frozenset(requester.sectors),
+            frozenset(requester.organisations),
+            frozenset(holder.sectors),
+            frozenset(holder.organisations),
+        )
+
+    def admit(self, facts: dict[str, Any]) -> bool:
+        """Whether these conditions hold for a request's facts (see request_facts)."""
+        return all(
+            not allowed or facts[fact] in allowed
+            for fact, allowed in (
+                ("role", self.roles),
+                ("req_sector", self.requester_sectors),
+                ("req_org", self.requester_organisations),
+                ("holder_sector", self.holder_sectors),
+                ("holder_org", self.holder_organisations),
+            )
+        )
+
+
 @dataclass(frozen=True)
 class CompiledPack:
-    """Ruleset definitions in durable-rules' JSON form, keyed by shard name, and for each shard
-    the request conditions its permit rules test (all that could turn a deny into a permit)."""
+    """Ruleset definitions in durable-rules' JSON form, keyed by shard name; for each shard the
+    request conditions its permit rules test (all that could turn a deny into a permit), and
+    its permit rules by agreement (see engine: which permits a change could reach)."""
 
     rulesets: dict[str, dict[str, Any]]
     permit_conditions: dict[str, frozenset[str]]
+    permits: dict[str, dict[int, tuple[tuple[int, Selectors], ...]]]
 
     @staticmethod
     def shard(record: RecordType, purpose: Purpose) -> str:
@@ -38,64 +75,48 @@ class CompiledPack:
 def compile_pack(pack: PolicyPack) -> CompiledPack:
     rulesets: dict[str, dict[str, Any]] = {}
     permit_conditions: dict[str, set[str]] = {}
+    permits: dict[str, dict[int, list[tuple[int, Selectors]]]] = {}
     for rule in pack.rules:
-        selectors = selector_parts(rule)
-        compiled = {"all": [{"m": _and(selectors + person_parts(rule))}]}
-        # A permit's selectors alone (who asks, who holds, under which agreement) as a rule of
-        # its own: its match says the permit is within reach of changes to the person's facts,
-        # which is what would_permit_if searches. Being a prefix of the full rule, it shares
-        # the full rule's nodes in durable-rules.
-        reach = {"all": [{"m": _and(selectors)}]}
+        compiled = {"all": [{"m": rule_condition(rule)}]}
+        selectors = Selectors.of(rule)
         for record in rule.spec.records or list(RecordType):
             for purpose in rule.purposes:
                 name = CompiledPack.shard(record, purpose)
-                shard = rulesets.setdefault(name, {})
-                shard[rule_name(rule.index)] = compiled
+                rulesets.setdefault(name, {})[rule_name(rule.index)] = compiled
                 if rule.effect is Effect.PERMIT:
-                    shard[reach_name(rule.index)] = reach
                     permit_conditions.setdefault(name, set()).update(rule.conditions)
+                    by_agreement = permits.setdefault(name, {})
+                    by_agreement.setdefault(rule.agreement_index, []).append(
+                        (rule.index, selectors)
+                    )
     return CompiledPack(
-        rulesets, {name: frozenset(fields) for name, fields in permit_conditions.items()}
+        rulesets,
+        {name: frozenset(fields) for name, fields in permit_conditions.items()},
+        {
+            name: {agreement: tuple(rules) for agreement, rules in by_agreement.items()}
+            for name, by_agreement in permits.items()
+        },
     )
 
 
 def rule_name(index: int) -> str:
-    """The compiled name of a rule (it matched the request)."""
     return f"r{index}"
-
-
-def reach_name(index: int) -> str:
-    """The compiled name of a permit's selectors (the permit is within reach)."""
-    return f"s{index}"
 
 
 def rule_index(name: str) -> int:
     return int(name[1:])
 
 
-def is_reach(name: str) -> bool:
-    return name[0] == "s"
+def rule_condition(rule: Rule) -> Condition:
+    """The rule's conditions on the request facts (record and purpose are implied by shard).
 
-
-def selector_parts(rule: Rule) -> list[Condition]:
-    """Conditions on who asks and who holds: fixed by the request's organisations and role.
-    Party membership comes first, as a precomputed fact (see pair_facts): an `$or` over every
-    party would multiply durable-rules' network and overflow it on large agreements."""
-    spec = rule.spec
-    choices: list[tuple[str, list[Any]]] = [
-        ("role", list(spec.requester.roles)),
-        ("req_sector", list(spec.requester.sectors)),
-        ("req_org", list(spec.requester.organisations)),
-        ("holder_sector", list(spec.holder.sectors)),
-        ("holder_org", list(spec.holder.organisations)),
-    ]
-    return [{agreement_fact(rule.agreement_index): True}, *_any_of(choices)]
-
-
-def person_parts(rule: Rule) -> list[Condition]:
-    """Conditions on the person and the justification."""
-    when = rule.spec.when
-    equal: list[Condition] = [
+    Party membership is a precomputed fact (see pair_facts): an `$or` over every party would
+    multiply durable-rules' network and overflow it on large agreements. It comes first, then
+    the other equalities, then the `$or`s, which durable-rules needs at scale.
+    """
+    spec, when = rule.spec, rule.spec.when
+    equal: list[Condition] = [{agreement_fact(rule.agreement_index): True}]
+    equal += [
         {fact: value}
         for fact, value in (
             ("objection", when.objection),
@@ -113,25 +134,20 @@ def person_parts(rule: Rule) -> list[Condition]:
         equal.append({"$lt": {"age": when.age_under}})
     if when.age_at_least is not None:
         equal.append({"$gte": {"age": when.age_at_least}})
-    return equal + _any_of(
-        [
-            ("relationship", list(when.relationship or [])),
-            ("consent", list(when.consent or [])),
-            ("capacity", list(when.has_capacity or [])),
-        ]
-    )
-
-
-def _any_of(choices: list[tuple[str, list[Any]]]) -> list[Condition]:
-    """One condition per fact that must be one of some values: an equality for a single value,
-    else an `$or`; equalities first (durable-rules needs `$or`s late at scale)."""
+    any_of: list[tuple[str, list[Any]]] = [
+        ("role", list(spec.requester.roles)),
+        ("req_sector", list(spec.requester.sectors)),
+        ("req_org", list(spec.requester.organisations)),
+        ("holder_sector", list(spec.holder.sectors)),
+        ("holder_org", list(spec.holder.organisations)),
+        ("relationship", list(when.relationship or [])),
+        ("consent", list(when.consent or [])),
+        ("capacity", list(when.has_capacity or [])),
+    ]
     # Codes are StrEnums, which JSON writes as their plain values.
-    equal = [{fact: values[0]} for fact, values in choices if len(values) == 1]
-    ors = [{"$or": [{fact: v} for v in values]} for fact, values in choices if len(values) > 1]
-    return equal + ors
-
-
-def _and(parts: list[Condition]) -> Condition:
+    equal += [{fact: values[0]} for fact, values in any_of if len(values) == 1]
+    ors = [{"$or": [{fact: v} for v in values]} for fact, values in any_of if len(values) > 1]
+    parts = equal + ors
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 

@@ -18,9 +18,10 @@ from igengine.combine import combine, effect
 from igengine.compile import (
     CompiledPack,
     FactText,
+    Selectors,
     changed_facts,
     compile_pack,
-    is_reach,
+    pair_facts,
     party_index,
     person_facts,
     rule_index,
@@ -45,6 +46,7 @@ class _Snapshot:
     pack: PolicyPack
     matcher: DurableMatcher
     permit_conditions: dict[str, frozenset[str]]
+    permits: dict[str, dict[int, tuple[tuple[int, Selectors], ...]]]
     sectors: dict[str, str]
     parties: dict[str, frozenset[int]]
     facts: FactText
@@ -129,6 +131,7 @@ def _build(pack: PolicyPack) -> _Snapshot:
         pack,
         DurableMatcher(compiled.rulesets),
         compiled.permit_conditions,
+        compiled.permits,
         sectors,
         parties,
         FactText(sectors, parties),
@@ -159,25 +162,40 @@ def _check_organisations(request: Request, pack: PolicyPack) -> None:
 
 def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
-    return _matched(snapshot, _shard(request), pair, person_facts(request))[0]
+    return _matched(snapshot, _shard(request), pair, person_facts(request))
 
 
 def _shard(request: Request) -> str:
     return CompiledPack.shard(request.record_type, request.purpose)
 
 
-def _matched(
-    snapshot: _Snapshot, shard: str, pair: str, person: dict[str, Any]
-) -> tuple[list[Rule], list[Rule]]:
-    """The rules the facts match, and the permits within reach (their selectors match), each
-    in pack order."""
+def _matched(snapshot: _Snapshot, shard: str, pair: str, person: dict[str, Any]) -> list[Rule]:
+    """The rules the facts match, in pack order."""
     names = snapshot.matcher.matching(shard, FactText.members(pair, person))
     if not names:
-        return [], []
+        return []
     rules = snapshot.pack.rules
-    matched = sorted(rule_index(name) for name in names if not is_reach(name))
-    reach = sorted(rule_index(name) for name in names if is_reach(name))
-    return [rules[i] for i in matched], [rules[i] for i in reach]
+    return [rules[i] for i in sorted(rule_index(name) for name in names)]
+
+
+def _within_reach(
+    snapshot: _Snapshot, shard: str, request: Request, person: dict[str, Any]
+) -> list[Rule]:
+    """The permits of this shard that a change to the person's facts could make match: those
+    of agreements both organisations are parties to whose conditions on who asks and who holds
+    the request meets (the person's facts are what a change would alter)."""
+    by_agreement = snapshot.permits.get(shard)
+    if not by_agreement:
+        return []
+    requester_org, holder_org = request.requester.organisation, request.holder.organisation
+    facts = pair_facts(requester_org, holder_org, snapshot.sectors, snapshot.parties) | person
+    rules = snapshot.pack.rules
+    return [
+        rules[i]
+        for agreement in snapshot.parties[requester_org] & snapshot.parties[holder_org]
+        for i, selectors in by_agreement.get(agreement, ())
+        if selectors.admit(facts)
+    ]
 
 
 def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: str) -> Decision:
@@ -185,13 +203,13 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
     person = person_facts(request)
     on = at.date()
-    matched, reach = _matched(snapshot, shard, pair, person)
+    matched = _matched(snapshot, shard, pair, person)
     outcome = combine(matched, on)
     changes: list[explain.Change] = []
     if outcome.effect is Effect.DENY:
 
         def effect_of(change: explain.Change) -> Effect:
-            return effect(_matched(snapshot, shard, pair, changed_facts(person, change))[0], on)
+            return effect(_matched(snapshot, shard, pair, changed_facts(person, change)), on)
 
         # With no permit matched, a change can only permit through a permit within reach.
         any_permit = any(rule.effect is Effect.PERMIT for rule in matched)
@@ -199,7 +217,7 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
             request,
             snapshot.permit_conditions.get(shard, frozenset()),
             effect_of,
-            within_reach=None if any_permit else reach,
+            within_reach=None if any_permit else _within_reach(snapshot, shard, request, person),
         )
     listed = [rule for rule, _ in outcome.roles]
     defaults = explain.assumed(request, listed, changes)

@@ -74,9 +74,9 @@ def would_permit_if(
 
     Only fields that some permit rule for this record and purpose tests are tried: changing
     any other field cannot produce a permit. When no permit matched the request, pass the
-    permits `within_reach` (those whose conditions on who asks and who holds are met): a
-    change can then only permit by meeting one of them, so changes that none of them accepts
-    are known denies and are not asked about.
+    permits `within_reach` (at least every permit whose conditions on who asks and who holds
+    are met): a change can then only permit by meeting one of them, so changes that none of
+    them accepts are known denies and are not asked about.
     """
     if within_reach is not None and not within_reach:
         return []
