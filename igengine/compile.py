@@ -78,7 +78,7 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
     permits: dict[str, dict[int, list[tuple[int, Selectors]]]] = {}
     for rule in pack.rules:
         compiled = {"all": [{"m": rule_condition(rule)}]}
-        selectors = Selectors.of(rule)
+        selectors = Selectors.of(rule) if rule.effect is Effect.PERMIT else None
         for record in rule.spec.records or list(RecordType):
             for purpose in rule.purposes:
                 name = CompiledPack.shard(record, purpose)
@@ -86,6 +86,7 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
                 if rule.effect is Effect.PERMIT:
                     permit_conditions.setdefault(name, set()).update(rule.conditions)
                     by_agreement = permits.setdefault(name, {})
+                    assert selectors is not None
                     by_agreement.setdefault(rule.agreement_index, []).append(
                         (rule.index, selectors)
                     )

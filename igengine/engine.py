@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from igengine import explain
+from igengine.bulk import no_gc_pauses
 from igengine.combine import combine, effect
 from igengine.compile import (
     CompiledPack,
@@ -64,7 +65,8 @@ class Engine:
     @classmethod
     def from_directory(cls, directory: str | Path, *, audit: AuditSink | None = None) -> Engine:
         """Load, validate and compile a pack; raises PolicyError listing every problem."""
-        return cls(load_pack(directory), audit=audit)
+        with no_gc_pauses():
+            return cls(load_pack(directory), audit=audit)
 
     @property
     def pack(self) -> PolicyPack:
@@ -76,7 +78,7 @@ class Engine:
 
     def reload(self, directory: str | Path | None = None) -> str:
         """Load a pack and swap it in atomically; on any error the current pack stays."""
-        with self._reload_lock:
+        with self._reload_lock, no_gc_pauses():
             new = _build(load_pack(directory or self._snapshot.pack.root))
             self._snapshot = new
             return new.pack.version
@@ -124,6 +126,11 @@ def new_decision_id() -> str:
 
 
 def _build(pack: PolicyPack) -> _Snapshot:
+    with no_gc_pauses():
+        return _compile(pack)
+
+
+def _compile(pack: PolicyPack) -> _Snapshot:
     compiled: CompiledPack = compile_pack(pack)
     sectors = {code: org.sector.value for code, org in pack.organisations.items()}
     parties = party_index(pack)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from igengine import legal
+from igengine.bulk import no_gc_pauses
 from igengine.legal import LegalBasis
 from igengine.policy.errors import PolicyError, PolicyIssue
 from igengine.policy.load import LoadedFiles, SourceFile, load_directory
@@ -20,7 +21,11 @@ from igengine.vocabulary import OBLIGATIONS, Effect, suggest
 
 def load_pack(directory: str | Path) -> PolicyPack:
     """Load and validate a pack directory, or raise PolicyError listing every problem."""
-    root = Path(directory)
+    with no_gc_pauses():
+        return _load_pack(Path(directory))
+
+
+def _load_pack(root: Path) -> PolicyPack:
     if not root.is_dir():
         raise PolicyError([PolicyIssue(str(root), 0, "(pack)", "is not a directory")])
     loaded = load_directory(root)
