@@ -16,7 +16,7 @@ import packs
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_reference_property import pack, request
+from test_reference_property import pack, request, with_change
 
 from igengine import Engine, explain
 from igengine.combine import combine, effect
@@ -77,12 +77,7 @@ def test_changed_fact_text_is_the_json_of_the_changed_request(
     # would_permit_if never suggests consent in place of a recorded refusal (the person's
     # choice), so a refusal's objection is not undone by a change either.
     assume(raw["subject"].get("consent") != "refused" or "subject.consent" not in change)
-    changed_raw = {**raw, "subject": dict(raw["subject"])}
-    for field, value in change.items():
-        if field.startswith("subject."):
-            changed_raw["subject"][field.removeprefix("subject.")] = value
-        else:
-            changed_raw[field] = value
+    changed_raw = with_change(raw, change)
     person = changed_facts(person_facts(parse_request(raw)), change)
     expected = _text_facts(engine, changed_raw, person_facts(parse_request(changed_raw)))
     assert _text_facts(engine, raw, person) == expected
@@ -119,3 +114,35 @@ def test_skipping_changes_no_permit_in_reach_accepts_changes_no_answer(
         patch.setattr(explain, "_accepts", lambda *_: True)
         exhaustive = [engine.decide(raw).would_permit_if for raw in requests]
     assert quick == exhaustive
+
+
+def test_a_deny_asks_only_about_changes_a_permit_within_reach_would_accept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A social worker is denied (no consent). Within the social worker's reach is a permit
+    needing explicit consent; a GP-only permit needs the care team. The answer suggests
+    consent, and durable-rules is not asked about the care team at all."""
+    agreement = packs.agreement(
+        [
+            packs.permit(
+                "consented", requester={"roles": ["social_worker"]}, when={"consent": "explicit"}
+            ),
+            packs.permit(
+                "gp-care-team", requester={"roles": ["gp"]}, when={"relationship": "care_team"}
+            ),
+        ]
+    )
+    engine = Engine.from_directory(packs.write(tmp_path, agreement))
+    asked: list[str] = []
+    matching = engine._snapshot.matcher.matching
+
+    def counting(shard: str, members: str) -> list[str]:
+        asked.append(members)
+        return matching(shard, members)
+
+    monkeypatch.setattr(engine._snapshot.matcher, "matching", counting)
+    decision = engine.decide(packs.request(subject={"relationship": "none"}))
+    assert decision.effect == "deny"
+    assert decision.would_permit_if == [{"subject.consent": "explicit"}]
+    assert len(asked) == 2  # the request itself, then with explicit consent
+    assert not any('"relationship":"care_team"' in members for members in asked)
