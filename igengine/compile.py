@@ -43,17 +43,15 @@ class Selectors:
             frozenset(holder.organisations),
         )
 
-    def admit(self, facts: dict[str, Any]) -> bool:
-        """Whether these conditions hold for a request's facts (see request_facts)."""
-        return all(
-            not allowed or facts[fact] in allowed
-            for fact, allowed in (
-                ("role", self.roles),
-                ("req_sector", self.requester_sectors),
-                ("req_org", self.requester_organisations),
-                ("holder_sector", self.holder_sectors),
-                ("holder_org", self.holder_organisations),
-            )
+    def admit(self, role: str, requester: tuple[str, str], holder: tuple[str, str]) -> bool:
+        """Whether these conditions hold for a role and the (organisation, sector) of the
+        requester and of the holder."""
+        return (
+            (not self.roles or role in self.roles)
+            and (not self.requester_organisations or requester[0] in self.requester_organisations)
+            and (not self.requester_sectors or requester[1] in self.requester_sectors)
+            and (not self.holder_organisations or holder[0] in self.holder_organisations)
+            and (not self.holder_sectors or holder[1] in self.holder_sectors)
         )
 
 

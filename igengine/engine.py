@@ -22,7 +22,6 @@ from igengine.compile import (
     Selectors,
     changed_facts,
     compile_pack,
-    pair_facts,
     party_index,
     person_facts,
     rule_index,
@@ -185,9 +184,7 @@ def _matched(snapshot: _Snapshot, shard: str, pair: str, person: dict[str, Any])
     return [rules[i] for i in sorted(rule_index(name) for name in names)]
 
 
-def _within_reach(
-    snapshot: _Snapshot, shard: str, request: Request, person: dict[str, Any]
-) -> list[Rule]:
+def _within_reach(snapshot: _Snapshot, shard: str, request: Request) -> list[Rule]:
     """The permits of this shard that a change to the person's facts could make match: those
     of agreements both organisations are parties to whose conditions on who asks and who holds
     the request meets (the person's facts are what a change would alter)."""
@@ -195,13 +192,15 @@ def _within_reach(
     if not by_agreement:
         return []
     requester_org, holder_org = request.requester.organisation, request.holder.organisation
-    facts = pair_facts(requester_org, holder_org, snapshot.sectors, snapshot.parties) | person
+    requester = (requester_org, snapshot.sectors[requester_org])
+    holder = (holder_org, snapshot.sectors[holder_org])
+    role = request.requester.role
     rules = snapshot.pack.rules
     return [
         rules[i]
         for agreement in snapshot.parties[requester_org] & snapshot.parties[holder_org]
         for i, selectors in by_agreement.get(agreement, ())
-        if selectors.admit(facts)
+        if selectors.admit(role, requester, holder)
     ]
 
 
@@ -224,7 +223,7 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
             request,
             snapshot.permit_conditions.get(shard, frozenset()),
             effect_of,
-            within_reach=None if any_permit else _within_reach(snapshot, shard, request, person),
+            within_reach=None if any_permit else _within_reach(snapshot, shard, request),
         )
     listed = [rule for rule, _ in outcome.roles]
     defaults = explain.assumed(request, listed, changes)
