@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from igengine import Engine
 from igengine.audit import AuditError, AuditTrail
+from igengine.audit.entry import timestamp
 from igengine.audit.sqlite import _extract
 from igengine.audit.store import QUERY_COLUMNS, parse_url
 from igengine.cli import app
@@ -488,3 +489,16 @@ def test_a_postgresql_connection_lost_while_idle_is_replaced(
         trail.close()
         with psycopg.connect(base, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{parse_url(url).schema}" CASCADE'.encode())
+
+
+def test_timestamps_are_fixed_width_utc_text_whatever_the_zone() -> None:
+    moments = [
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+    ]
+    assert [timestamp(m) for m in moments] == [
+        "2026-01-02T03:04:05.000006Z",
+        "2026-01-02T01:04:05.000000Z",
+        "2027-01-01T04:59:59.999999Z",
+    ]

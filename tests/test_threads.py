@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,15 @@ def test_eight_threads_get_the_same_answers_as_one() -> None:
         got = list(pool.map(lambda r: answer(SHIPPED.decide(r)), requests))
     assert got == expected
     assert all(e[3] is None for e in got)
+
+
+def test_decision_ids_from_eight_threads_are_distinct_version_4_uuids() -> None:
+    # Each is the key of an audit entry: a repeat would make two decisions one.
+    requests = varied_requests(2000)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(lambda r: SHIPPED.decide(r).decision_id, requests))
+    assert len(set(ids)) == len(ids)
+    assert all(uuid.UUID(hex=i).version == 4 and len(i) == 32 for i in ids)
 
 
 def test_no_state_left_behind_after_many_distinct_requests() -> None:
