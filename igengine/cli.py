@@ -151,7 +151,7 @@ def decide(
     if as_json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:
-        show(decision, detail=detail or False)
+        show(decision, engine.pack.obligations, detail=detail or False)
 
 
 @app.command()
@@ -165,8 +165,9 @@ def explain(
     decide(policies=policies, file=file, subject=None, as_json=False, detail=True)
 
 
-def show(decision: Decision, *, detail: bool) -> None:
-    """Print a decision the way a nurse reads it."""
+def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> None:
+    """Print a decision the way a nurse reads it; `obligations` holds the pack's words for
+    each obligation code (its own codes as well as the built-in ones)."""
     if decision.effect is Effect.PERMIT:
         out.print("[bold green]PERMITTED[/bold green]: you may share this.")
     else:
@@ -178,11 +179,9 @@ def show(decision: Decision, *, detail: bool) -> None:
             summary = f" ({basis.summary})" if basis.summary else ""
             out.print(f"  • {escape(basis.framework)} {escape(basis.provision)}{escape(summary)}")
     if decision.obligations:
-        from igengine.vocabulary import OBLIGATIONS
-
         out.print("\n[bold]What you must do[/bold]")
         for code in decision.obligations:
-            out.print(f"  • {escape(OBLIGATIONS.get(code, code))} [dim]({code})[/dim]")
+            out.print(f"  • {escape(obligations.get(code, code))} [dim]({code})[/dim]")
     if decision.would_permit_if:
         out.print("\n[bold]It would be permitted if[/bold]")
         for change in decision.would_permit_if:

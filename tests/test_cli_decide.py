@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import packs
 from typer.testing import CliRunner
 
 from igengine.cli import app
@@ -73,3 +75,35 @@ def test_request_from_stdin() -> None:
     }
     result = CliRunner().invoke(app, ["decide", "--file", "-", "--json"], input=json.dumps(request))
     assert result.exit_code == 0 and json.loads(result.output)["effect"] == "permit"
+
+
+def test_a_pack_obligation_prints_in_the_packs_own_words(tmp_path: Path) -> None:
+    directory = packs.write(
+        tmp_path,
+        packs.agreement([packs.permit("share", obligations=["phone_the_duty_manager"])]),
+    )
+    (directory / "obligations.yaml").write_text(
+        "obligations:\n  phone_the_duty_manager: Phone the duty manager before you send it.\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "decide",
+            "--policies",
+            str(directory),
+            "--role",
+            "social_worker",
+            "--org",
+            "COUNCIL",
+            "--holder",
+            "HOSP",
+            "--purpose",
+            "direct_care",
+            "--record",
+            "capacity_assessment",
+            "--at",
+            "2026-06-01T10:00:00Z",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Phone the duty manager before you send it." in result.output
