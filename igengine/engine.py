@@ -124,6 +124,12 @@ class _RandomBytes:
         self._chunk = chunk
         self._buffer = b""
         self._lock = threading.Lock()
+        # A forked child must never hand out the bytes its parent will also use.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._buffer = b""
+        self._lock = threading.Lock()
 
     def take(self, count: int) -> bytes:
         with self._lock:

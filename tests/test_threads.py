@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -115,3 +116,18 @@ def test_reload_while_deciding_gives_one_pack_or_the_other(tmp_path: Path) -> No
     # Every answer is consistent with the pack version it names: never a mix.
     assert set(seen) <= {(old, "deny"), (new, "permit")}
     assert (new, "permit") in seen
+
+
+def test_a_forked_process_makes_decision_ids_of_its_own() -> None:
+    # Decision ids come from a buffer of random bytes; a child forked after the parent has
+    # drawn some must not repeat the ids the parent goes on to make.
+    SHIPPED.decide(varied_requests(1)[0])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write its next id and leave at once
+        os.write(write, SHIPPED.decide(varied_requests(1)[0]).decision_id.encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    parent = SHIPPED.decide(varied_requests(1)[0]).decision_id
+    assert len(child) == 32 and child != parent
