@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,6 +51,8 @@ class _Snapshot:
     parties: dict[str, frozenset[int]]
     facts: FactText
     agreements: dict[str, AgreementRef]
+    # Filled as decisions are made (see _within_reach); a lost race only computes twice.
+    reach: dict[tuple[str, str, str, str], tuple[Rule, ...]] = field(default_factory=dict)
 
 
 class Engine:
@@ -211,24 +213,41 @@ def _matched(snapshot: _Snapshot, shard: str, pair: str, person: dict[str, Any])
     return [rules[i] for i in sorted(rule_index(name) for name in names)]
 
 
-def _within_reach(snapshot: _Snapshot, shard: str, request: Request) -> list[Rule]:
+# Bounds the per-engine cache of permits within reach; past it the cache simply starts again.
+_MAX_REACH = 65_536
+
+
+def _within_reach(snapshot: _Snapshot, shard: str, request: Request) -> tuple[Rule, ...]:
     """The permits of this shard that a change to the person's facts could make match: those
     of agreements both organisations are parties to whose conditions on who asks and who holds
-    the request meets (the person's facts are what a change would alter)."""
+    the request meets (the person's facts are what a change would alter). They depend only on
+    the shard, the two organisations and the role, so they are cached per snapshot."""
+    requester_org, holder_org = request.requester.organisation, request.holder.organisation
+    role = request.requester.role
+    key = (shard, requester_org, holder_org, role)
+    found = snapshot.reach.get(key)
+    if found is None:
+        if len(snapshot.reach) >= _MAX_REACH:
+            snapshot.reach.clear()
+        found = snapshot.reach[key] = _reachable(snapshot, shard, requester_org, holder_org, role)
+    return found
+
+
+def _reachable(
+    snapshot: _Snapshot, shard: str, requester_org: str, holder_org: str, role: str
+) -> tuple[Rule, ...]:
     by_agreement = snapshot.permits.get(shard)
     if not by_agreement:
-        return []
-    requester_org, holder_org = request.requester.organisation, request.holder.organisation
+        return ()
     requester = (requester_org, snapshot.sectors[requester_org])
     holder = (holder_org, snapshot.sectors[holder_org])
-    role = request.requester.role
     rules = snapshot.pack.rules
-    return [
+    return tuple(
         rules[i]
         for agreement in snapshot.parties[requester_org] & snapshot.parties[holder_org]
         for i, selectors in by_agreement.get(agreement, ())
         if selectors.admit(role, requester, holder)
-    ]
+    )
 
 
 def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: str) -> Decision:
