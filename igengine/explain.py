@@ -136,9 +136,14 @@ def assumed(request: Request, rules: Iterable[Rule], changes: list[Change]) -> l
     relied |= {name for change in changes for name in change}
     return [
         words
-        for field, words in SUBJECT_DEFAULT_WORDS.items()
-        if f"subject.{field}" in relied and field not in given
+        for field, qualified, words in _DEFAULT_WORDS
+        if qualified in relied and field not in given
     ]
+
+
+_DEFAULT_WORDS = [
+    (field, f"subject.{field}", words) for field, words in SUBJECT_DEFAULT_WORDS.items()
+]
 
 
 def rationale(
