@@ -10,23 +10,17 @@ from typer.testing import CliRunner
 
 from igengine.cli import app
 
-ASK = [
-    "decide",
-    "--policies",
-    "policies",
-    "--role",
-    "social_worker",
-    "--org",
-    "NGCC",
-    "--holder",
-    "RNG",
-    "--purpose",
-    "direct_care",
-    "--record",
-    "capacity_assessment",
-    "--at",
-    "2026-06-01T10:00:00Z",
-]
+
+def ask(policies: str = "policies", org: str = "NGCC", holder: str = "RNG") -> list[str]:
+    """`igengine decide` arguments: a social worker asks for a capacity assessment."""
+    return [
+        *("decide", "--policies", policies, "--role", "social_worker"),
+        *("--org", org, "--holder", holder, "--purpose", "direct_care"),
+        *("--record", "capacity_assessment", "--at", "2026-06-01T10:00:00Z"),
+    ]
+
+
+ASK = ask()
 
 
 def test_readable_permit() -> None:
@@ -85,25 +79,6 @@ def test_a_pack_obligation_prints_in_the_packs_own_words(tmp_path: Path) -> None
     (directory / "obligations.yaml").write_text(
         "obligations:\n  phone_the_duty_manager: Phone the duty manager before you send it.\n"
     )
-    result = CliRunner().invoke(
-        app,
-        [
-            "decide",
-            "--policies",
-            str(directory),
-            "--role",
-            "social_worker",
-            "--org",
-            "COUNCIL",
-            "--holder",
-            "HOSP",
-            "--purpose",
-            "direct_care",
-            "--record",
-            "capacity_assessment",
-            "--at",
-            "2026-06-01T10:00:00Z",
-        ],
-    )
+    result = CliRunner().invoke(app, ask(str(directory), org="COUNCIL", holder="HOSP"))
     assert result.exit_code == 0, result.output
     assert "Phone the duty manager before you send it." in result.output
