@@ -110,8 +110,13 @@ def test_skipping_changes_no_permit_in_reach_accepts_changes_no_answer(
     durable-rules about every candidate instead must give the same suggestions."""
     engine = Engine.from_directory(packs.write(tmp_path_factory.mktemp("reach"), *agreements))
     quick = [engine.decide(raw).would_permit_if for raw in requests]
+    search = explain.would_permit_if
+
+    def every_change(*args: Any, within_reach: Any = None) -> list[explain.Change]:
+        return search(*args, within_reach=None)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(explain, "_accepts", lambda *_: True)
+        patch.setattr(explain, "would_permit_if", every_change)
         exhaustive = [engine.decide(raw).would_permit_if for raw in requests]
     assert quick == exhaustive
 
