@@ -124,21 +124,21 @@ class _RandomBytes:
 
     def __init__(self, chunk: int = 4096) -> None:
         self._chunk = chunk
-        self._buffer = b""
-        self._lock = threading.Lock()
+        self._forget()
         # A forked child must never hand out the bytes its parent will also use.
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
-        self._buffer = b""
+        self._page = b""
+        self._used = 0
         self._lock = threading.Lock()
 
     def take(self, count: int) -> bytes:
         with self._lock:
-            if len(self._buffer) < count:
-                self._buffer = os.urandom(self._chunk)
-            taken, self._buffer = self._buffer[:count], self._buffer[count:]
-            return taken
+            if self._used + count > len(self._page):
+                self._page, self._used = os.urandom(self._chunk), 0
+            start, self._used = self._used, self._used + count
+            return self._page[start : self._used]
 
 
 _random_bytes = _RandomBytes()
