@@ -104,9 +104,7 @@ def _value(
             raise _NeedsNodes
         key = _scalar(loader, key_event)
         if key in result:
-            raise YamlProblem(
-                _line(key_event), f"'{key}' appears twice in the same block; keep one"
-            )
+            raise _twice(key, key_event)
         child = (*path, key)
         lines[child] = _line(key_event)
         result[key] = _value(loader, next_event, next_event(), child, lines)
@@ -137,10 +135,7 @@ def _convert(loader: Any, node: yaml.Node, path: Path, lines: dict[Path, int]) -
                 )
             key = key_node.value if key_node.tag == _STR else loader.construct_object(key_node)
             if key in result:
-                raise YamlProblem(
-                    _line(key_node),
-                    f"'{key}' appears twice in the same block; keep one",
-                )
+                raise _twice(key, key_node)
             lines[(*path, key)] = _line(key_node)
             result[key] = _convert(loader, value_node, (*path, key), lines)
         return result
@@ -151,6 +146,11 @@ def _convert(loader: Any, node: yaml.Node, path: Path, lines: dict[Path, int]) -
     if node.tag == _STR:
         return node.value
     return loader.construct_object(node, deep=True)
+
+
+def _twice(key: Any, where: yaml.Node | yaml.Event) -> YamlProblem:
+    """The problem for a key repeated in one mapping (PyYAML would keep the last silently)."""
+    return YamlProblem(_line(where), f"'{key}' appears twice in the same block; keep one")
 
 
 def _line(item: yaml.Node | yaml.Event) -> int:
