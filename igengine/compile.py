@@ -82,10 +82,9 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
             for purpose in rule.purposes:
                 name = CompiledPack.shard(record, purpose)
                 rulesets.setdefault(name, {})[rule_name(rule.index)] = compiled
-                if rule.effect is Effect.PERMIT:
+                if selectors is not None:
                     permit_conditions.setdefault(name, set()).update(rule.conditions)
                     by_agreement = permits.setdefault(name, {})
-                    assert selectors is not None
                     by_agreement.setdefault(rule.agreement_index, []).append(
                         (rule.index, selectors)
                     )

@@ -53,11 +53,12 @@ class DurableMatcher:
 
     def matching(self, shard: str, members: str) -> list[str]:
         """Names of every rule in `shard` whose conditions the facts satisfy. `members` is the
-        text of a JSON object after its opening brace (`"role":"gp",...}`), without `sid`."""
+        text of a non-empty JSON object after its opening brace (`"role":"gp",...}`), without
+        `sid` (see compile.FactText)."""
         handle = self._handles.get(shard)
         if handle is None:
             return []
-        fact = _FACT_OPEN + members if members != "}" else _FACT_OPEN[:-1] + "}"
+        fact = _FACT_OPEN + members
         with self._lock:
             try:
                 return _assert_and_retract(handle, fact)
