@@ -251,7 +251,11 @@ def serve(
     except (PolicyError, SettingsError) as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(1) from None
-    run_service(settings, host=host, port=port, workers=workers, log_level=log_level)
+    try:
+        run_service(settings, host=host, port=port, workers=workers, log_level=log_level)
+    except SettingsError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(1) from None
 
 
 @app.command("api-key")

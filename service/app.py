@@ -90,8 +90,13 @@ def create_app_from_env() -> FastAPI:
 def open_trail(settings: Settings) -> Trail:
     # Imported here so that a service with the audit off never touches the audit package.
     from igengine.audit import AuditTrail
+    from igengine.audit.keys import pseudonymiser
+    from igengine.audit.remote import RemoteTrail
 
     assert settings.audit_url is not None
+    if settings.audit_writer is not None:
+        # `igengine serve` runs one writer process for all its workers (see service/run.py).
+        return RemoteTrail(settings.audit_writer, pseudonymiser(settings.hmac_key))
     trail: Trail = AuditTrail.open(
         settings.audit_url,
         hmac_key_path=settings.hmac_key,

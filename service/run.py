@@ -11,12 +11,18 @@ import atexit
 import os
 import secrets
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import uvicorn
 
+from igengine.audit.writer import READY
 from igengine.policy.validate import load_pack
 from service.auth import Access, KeyStore, digest, key_entry, new_key
 from service.settings import Settings, SettingsError
@@ -42,7 +48,18 @@ def prepare(settings: Settings) -> Settings:
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
-    """Run until interrupted. Several workers share one audit trail and one metrics view."""
+    """Run until interrupted. Several workers share one audit trail (through one writer
+    process) and one metrics view.
+
+    Raises SettingsError if the audit trail cannot be opened."""
+    with ExitStack() as stack:
+        if settings.audit_url is not None:
+            writer = stack.enter_context(AuditWriter.started(settings))
+            settings = settings.with_changes(audit_writer=writer.path)
+        _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
     os.environ.update(settings.to_env())
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         shared = tempfile.mkdtemp(prefix="igengine-metrics-")
@@ -83,3 +100,92 @@ def add_key(keys_file: Path, name: str, access: Access) -> str:
     with keys_file.open("a") as handle:
         handle.write(header + entry)
     return key
+
+
+class AuditWriter:
+    """The audit writer process (igengine.audit.writer) for one run of the service.
+
+    This process owns the listening socket, so workers can connect from the start and across
+    a restart of the writer; a watchdog thread restarts a writer that dies (until then its
+    workers answer 503). Stopped after the workers, so their last entries are written."""
+
+    def __init__(self, settings: Settings, folder: Path) -> None:
+        self._settings = settings
+        self._folder = folder
+        self.path = folder / "writer.sock"
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(self.path))
+        self._listener.listen(128)
+        self._stopping = threading.Event()
+        # Held while the process is replaced, so `stop` never misses a newly started one.
+        self._replacing = threading.Lock()
+        self._process = self._start()
+        self._watchdog = threading.Thread(target=self._watch, name="igengine-writer-watch")
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    @classmethod
+    @contextmanager
+    def started(cls, settings: Settings) -> Iterator[AuditWriter]:
+        # A private folder: only this user may connect to the socket and write entries.
+        folder = Path(tempfile.mkdtemp(prefix="igengine-audit-"))
+        try:
+            writer = cls(settings, folder)
+            try:
+                yield writer
+            finally:
+                writer.stop()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        settings = self._settings
+        assert settings.audit_url is not None
+        fd = self._listener.fileno()
+        command = [
+            sys.executable, "-m", "igengine.audit.writer", "--fd", str(fd),
+            "--url", settings.audit_url, "--hmac-key", str(settings.hmac_key),
+            "--checkpoint-every", str(settings.checkpoint_every),
+            *(["--signing-key", str(settings.signing_key)] if settings.signing_key else []),
+        ]  # fmt: skip
+        process = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE)
+        assert process.stdout is not None
+        ready = process.stdout.readline()
+        process.stdout.close()
+        if ready != READY:
+            process.wait()
+            raise SettingsError(
+                f"the audit trail {settings.audit_url} could not be opened (the audit writer "
+                f"exited with code {process.returncode}; its message is above)"
+            )
+        return process
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            code = self._process.wait()
+            if self._stopping.wait(1.0):
+                return
+            print(
+                f"igengine: the audit writer stopped (exit code {code}); decisions get 503 "
+                "until it is back; restarting it",
+                file=sys.stderr,
+            )
+            with self._replacing:
+                if self._stopping.is_set():
+                    return
+                try:
+                    self._process = self._start()
+                except SettingsError as exc:
+                    print(f"igengine: {exc}; trying again", file=sys.stderr)
+
+    def stop(self) -> None:
+        """Stop the writer (it signs a final checkpoint) and close the socket."""
+        with self._replacing:
+            self._stopping.set()
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._listener.close()

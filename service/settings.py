@@ -29,6 +29,9 @@ class Settings:
     hmac_key: Path = Path("audit/hmac.key")
     signing_key: Path | None = Path("audit/signing.key")
     checkpoint_every: int = 1000
+    # The Unix socket of the audit writer process that `igengine serve` starts: when set,
+    # workers send their entries there instead of appending to the store themselves.
+    audit_writer: Path | None = None
     # API keys file (TOML, hashed keys). Without one, `serve` makes a one-off admin key.
     keys_file: Path | None = None
     # SHA-256 hex digests of extra admin keys, e.g. the one-off key `serve` prints.
@@ -78,13 +81,14 @@ class Settings:
 
 _OPTIONAL = {
     "audit_url",
+    "audit_writer",
     "signing_key",
     "keys_file",
     "jwt_public_key",
     "jwt_issuer",
     "jwt_audience",
 }
-_PATHS = {"policies", "hmac_key", "signing_key", "keys_file", "jwt_public_key"}
+_PATHS = {"policies", "hmac_key", "signing_key", "keys_file", "jwt_public_key", "audit_writer"}
 
 
 def _parse(name: str, raw: str, default: object) -> object:

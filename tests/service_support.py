@@ -99,13 +99,14 @@ def free_port() -> int:
 def running_service(
     settings: Settings, *, workers: int = 1, log: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The real service under uvicorn in a child process; yields its base URL and process."""
+    """The real service, started as users start it (`igengine serve`, so with the audit on,
+    its writer process too), in a child process; yields its base URL and process."""
     port = free_port()
     env = {**os.environ, **settings.to_env()}
     command = [
-        sys.executable, "-m", "uvicorn", "service.app:create_app_from_env", "--factory",
+        sys.executable, "-m", "igengine.cli", "serve", "--policies", str(settings.policies),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning",
+        "--log-level", "warning",
     ]  # fmt: skip
     out = log.open("wb") if log else subprocess.DEVNULL
     # Its own process group, so a test can kill the supervisor and all workers at once.

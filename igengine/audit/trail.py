@@ -8,7 +8,7 @@ with the trail's key, and the whole chain checked by `verify`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +20,7 @@ from igengine.audit import keys
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.commit import GroupCommit
 from igengine.audit.entry import AuditEntry, decision_body, review_body, timestamp
-from igengine.audit.errors import AuditError
+from igengine.audit.errors import AuditError, AuditWriteError
 from igengine.audit.parallel import parallel_walk, workers_for
 from igengine.audit.store import Filter, Store, open_store
 from igengine.audit.verify import VerifyReport, Walk, verify, walk
@@ -113,6 +113,18 @@ class AuditTrail:
             done(None if seq is not None else failure(error))
 
         self._commit.submit_soon(body, written)
+
+    def append_many(self, bodies: Sequence[str]) -> list[int]:
+        """Append canonical bodies made elsewhere (a service worker's `decision_body`) in one
+        durable transaction, from this thread; returns their sequence numbers. For the
+        service's writer process, which batches its workers' entries itself."""
+        if self._closed:
+            raise AuditWriteError(f"the audit trail ({self.description}) is closed")
+        with self._store_lock:
+            try:
+                return self._store.append(bodies, self._due)
+            except Exception as exc:
+                raise self._commit.failure(exc) from exc
 
     def _append(self, body: str) -> int:
         return self._commit.submit(body)
