@@ -3,7 +3,9 @@ reviews, and reopening the store changes nothing."""
 
 from __future__ import annotations
 
+import json
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from audit_support import POLICIES, break_glass_request, capacity_request, open_trail
@@ -12,7 +14,9 @@ from hypothesis import strategies as st
 
 from igengine import Engine
 from igengine.audit import AuditTrail
-from igengine.audit.entry import canonical, chain_hash
+from igengine.audit.entry import canonical, chain_hash, decision_body
+from igengine.audit.keys import Pseudonymiser
+from igengine.request import parse_request
 
 ENGINE = Engine.from_directory(POLICIES)
 
@@ -90,3 +94,42 @@ def test_long_entries_hash_the_same_however_they_are_fed_to_sha256() -> None:
         body = canonical({"note": "x" * length})
         text = f'{{"body":{body},"prev_hash":"{prev}","seq":7}}'
         assert chain_hash(7, prev, body) == hashlib.sha256(text.encode()).hexdigest()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    person=people,
+    justification=st.one_of(st.none(), st.text(max_size=40)),
+    rationale=st.one_of(st.none(), st.text(max_size=40)),
+    break_glass=st.booleans(),
+)
+def test_a_decision_body_is_ascii_json_of_the_pseudonymised_request_and_the_decision(
+    person: str | None, justification: str | None, rationale: str | None, break_glass: bool
+) -> None:
+    """Whatever the text (non-ASCII wording in a pack or a justification included), the body
+    is ASCII and holds exactly the request, with the person pseudonymised, and the decision."""
+    asked = break_glass_request(person) if break_glass else capacity_request(person)
+    if justification is not None:
+        asked["justification"] = justification
+    request = parse_request(asked)
+    decision = ENGINE.decide(request)
+    if rationale is not None:
+        decision = decision.model_copy(update={"rationale": rationale})
+    pseudonym = Pseudonymiser(b"k" * 32)
+    now = datetime(2026, 11, 23, 16, 30, 5, 123456, tzinfo=UTC)
+    body = decision_body(request, decision, pseudonym, now)
+    expected_request = request.model_dump(mode="json")
+    if person is not None:
+        expected_request["subject"]["id"] = pseudonym(person)
+        if justification and person in justification:
+            expected_request["justification"] = justification.replace(
+                person, f"[person {pseudonym(person)[:12]}]"
+            )
+    assert body.isascii()
+    assert json.loads(body) == {
+        "kind": "decision",
+        "at": "2026-11-23T16:30:05.123456Z",
+        "break_glass": "retrospective_review" in decision.obligations,
+        "request": expected_request,
+        "decision": decision.to_dict(),
+    }
