@@ -15,7 +15,7 @@ import reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from igengine import Engine
+from igengine import Decision, Engine
 from igengine.request import parse_request
 from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role, Sector
 
@@ -142,6 +142,9 @@ def test_compiled_path_matches_reference(
         assert compiled == reference.matching_rules(engine.pack, parsed), raw
         decision = engine.decide(parsed)
         assert decision.error is None
+        # The engine builds decisions without pydantic's validation: each must be exactly
+        # what validating its own contents gives.
+        assert Decision.model_validate(decision.model_dump()) == decision
         # Every rule the decision lists matched (rules of agreements in force, here all).
         assert {r.id for r in decision.rules} <= set(compiled)
         # Every suggested change really does permit when made to the request itself.
