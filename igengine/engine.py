@@ -276,15 +276,13 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
     listed = [rule for rule, _ in outcome.roles]
     defaults = explain.assumed(request, listed, changes)
     decisive = outcome.decisive
-    # Built from values the engine made and typed itself, so pydantic's validation would only
-    # check them again (a tenth of a decision's time); tests check a decision validates as is.
-    return Decision.model_construct(
+    return Decision(
         effect=outcome.effect,
         rationale=explain.rationale(request, snapshot.pack, outcome, on, changes, defaults),
         legal_basis=explain.legal_basis(outcome),
         obligations=explain.obligations(outcome),
         rules=[
-            RuleRef.model_construct(id=rule.id, effect=rule.effect, source=rule.source, role=role)
+            RuleRef(id=rule.id, effect=rule.effect, source=rule.source, role=role)
             for rule, role in outcome.roles
         ],
         agreement=snapshot.agreements[decisive.agreement.id] if decisive else None,
