@@ -228,3 +228,20 @@ def test_a_writer_killed_under_a_running_service_is_restarted_and_loses_nothing(
     finally:
         trail.close()
     assert all(recorded.get(decision) == effect for decision, effect in answered.items())
+
+
+def test_entries_a_stuck_writer_never_answers_are_given_up_after_the_timeout(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "writer.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen()  # accepts (the kernel does) but never reads or answers
+    remote = RemoteTrail(path, pseudonymiser(tmp_path / "hmac.key"), answer_timeout=0.3)
+    started = time.monotonic()
+    outcomes = asyncio.run(asyncio.wait_for(record_all([remote], decided(engine, 3)), 5))
+    waited = time.monotonic() - started
+    listener.close()
+    assert all(isinstance(outcome, AuditWriteError) for outcome in outcomes)
+    assert all("no answer within 0.3 s" in str(outcome) for outcome in outcomes)
+    assert 0.3 <= waited < 3

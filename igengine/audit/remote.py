@@ -28,14 +28,24 @@ from igengine.request import Request
 Done = Callable[[Exception | None], None]
 
 CONNECT_TIMEOUT = 2.0
+# An entry the writer has not answered within this long is given up (with every other one on
+# the connection, which is dropped): its decision gets a clear 503 rather than hanging while
+# a stuck writer (a disk that stopped answering) holds it.
+ANSWER_TIMEOUT = 10.0
 
 
 class RemoteTrail:
     """Records decisions through the writer process listening at `path`. `record_soon` is
     for one event loop's thread; `writable` may be called from any thread."""
 
-    def __init__(self, path: Path, pseudonymiser: Pseudonymiser | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        pseudonymiser: Pseudonymiser | None,
+        answer_timeout: float = ANSWER_TIMEOUT,
+    ) -> None:
         self._path = path
+        self._answer_timeout = answer_timeout
         self._pseudonymiser = pseudonymiser
         self.description = f"the audit writer at {path}"
         self._sock: socket.socket | None = None
@@ -44,9 +54,10 @@ class RemoteTrail:
         self._unsent = bytearray()
         self._flush_due = False
         self._waiting_for_room = False
-        # The callbacks of entries sent and not yet answered, oldest first (answers come in
-        # the order the entries were sent).
-        self._waiting: deque[Done] = deque()
+        # The entries sent and not yet answered, oldest first (answers come in the order the
+        # entries were sent): when each was sent, and its callback.
+        self._waiting: deque[tuple[float, Done]] = deque()
+        self._overdue_check: asyncio.TimerHandle | None = None
         self._closed = False
 
     def record_soon(self, request: Request, decision: Decision, done: Done) -> None:
@@ -54,7 +65,10 @@ class RemoteTrail:
         answered. Raises AuditWriteError at once if it cannot even be sent."""
         body = decision_body(request, decision, self._pseudonymiser, datetime.now(UTC))
         self._connected()
-        self._waiting.append(done)
+        assert self._loop is not None
+        self._waiting.append((self._loop.time(), done))
+        if self._overdue_check is None:
+            self._overdue_check = self._loop.call_later(self._answer_timeout, self._check_overdue)
         self._send(frame(body.encode()))
 
     def writable(self) -> bool:
@@ -137,11 +151,23 @@ class RemoteTrail:
             return
         self._unread += data
         for answer in frames(self._unread):
-            done = self._waiting.popleft()
+            _, done = self._waiting.popleft()
             if answer.startswith(b"+"):
                 done(None)
             else:
                 done(AuditWriteError(answer[1:].decode(errors="replace")))
+
+    def _check_overdue(self) -> None:
+        self._overdue_check = None
+        if not self._waiting or self._loop is None:
+            return
+        waited = self._loop.time() - self._waiting[0][0]
+        if waited >= self._answer_timeout:
+            self._lost(TimeoutError(f"no answer within {self._answer_timeout:g} s"))
+            return
+        self._overdue_check = self._loop.call_later(
+            self._answer_timeout - waited, self._check_overdue
+        )
 
     def _lost(self, error: Exception) -> None:
         """Drop the connection; every entry not yet answered counts as not written (it may
@@ -157,7 +183,10 @@ class RemoteTrail:
         self._waiting_for_room = False
         waiting, self._waiting = self._waiting, deque()
         reason = error if isinstance(error, AuditWriteError) else None
-        for done in waiting:
+        if self._overdue_check is not None:
+            self._overdue_check.cancel()
+            self._overdue_check = None
+        for _, done in waiting:
             done(reason or AuditWriteError(f"lost the audit writer before it answered: {error}"))
 
 
