@@ -200,7 +200,8 @@ class PostgresStore:
         return [checkpoint_from(row) for row in found]
 
     def rows(self, first: int = 1, last: int | None = None) -> Iterator[StoredRow]:
-        sql = ROWS_SQL.format(entries=self._tables.entries, mark="%s")
+        body = "convert_to(body, 'UTF8')"
+        sql = ROWS_SQL.format(entries=self._tables.entries, mark="%s", body=body)
         with self._reader() as conn, conn.cursor(name="igengine_audit_rows") as cursor:
             # A server-side cursor: the chain streams in batches, never all in memory.
             cursor.itersize = 5000

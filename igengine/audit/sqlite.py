@@ -197,7 +197,7 @@ class SqliteStore:
         return [checkpoint_from(row) for row in found]
 
     def rows(self, first: int = 1, last: int | None = None) -> Iterator[StoredRow]:
-        sql = ROWS_SQL.format(entries=self._tables.entries, mark="?")
+        sql = ROWS_SQL.format(entries=self._tables.entries, mark="?", body="CAST(body AS BLOB)")
         with self._reader() as conn:
             cursor = conn.execute(sql, (first, last if last is not None else 2**63 - 1))
             cursor.arraysize = 4096

@@ -64,7 +64,7 @@ class Store(Protocol):
 
     def rows(self, first: int = 1, last: int | None = None) -> Iterator[StoredRow]:
         """The entries numbered `first` to `last` (default: every one) in sequence order,
-        streamed on a connection of their own."""
+        streamed on a connection of their own; each body as its UTF-8 bytes."""
         ...
 
     def last_seq(self) -> int:
@@ -248,8 +248,10 @@ def by_decision_sql(tables: Tables, mark: str, true: str, reviewable: bool) -> s
 
 
 HEAD_SQL = "SELECT seq, entry_hash FROM {entries} ORDER BY seq DESC LIMIT 1"
+# The chain for verification, bodies as UTF-8 bytes (`{body}` is the store's expression for
+# that): hashed as they come, with no text decoded and encoded again.
 ROWS_SQL = (
-    "SELECT seq, prev_hash, entry_hash, body FROM {entries} "
+    "SELECT seq, prev_hash, entry_hash, {body} FROM {entries} "
     "WHERE seq >= {mark} AND seq <= {mark} ORDER BY seq"
 )
 LAST_SQL = "SELECT coalesce(max(seq), 0) FROM {entries}"
