@@ -72,6 +72,9 @@ def create_app(
         summary="Can I share this? Explained, recorded answers from data-sharing agreements.",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks look for configured providers on every request
+        # (a few per cent of a decision's time); the service reports through /metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.igengine = state
     app.include_router(api.router)
