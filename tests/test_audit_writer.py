@@ -36,12 +36,18 @@ def engine() -> Engine:
     return Engine.from_directory(POLICIES)
 
 
-@contextmanager
-def writer_for(trail: AuditTrail, path: Path) -> Iterator[Writer]:
-    """A writer serving `trail` on the Unix socket `path`, in a thread of this process."""
+def listening(path: Path) -> socket.socket:
+    """A Unix socket listening at `path`: a writer's, or a stand-in that never answers."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen()
+    return listener
+
+
+@contextmanager
+def writer_for(trail: AuditTrail, path: Path) -> Iterator[Writer]:
+    """A writer serving `trail` on the Unix socket `path`, in a thread of this process."""
+    listener = listening(path)
     listener.setblocking(False)
     writer = Writer(trail, listener)
     thread = threading.Thread(target=writer.run)
@@ -147,9 +153,7 @@ def test_entries_unanswered_when_the_connection_is_lost_count_as_not_written(
     engine: Engine, tmp_path: Path
 ) -> None:
     path = tmp_path / "writer.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen()
+    listener = listening(path)
     remote = RemoteTrail(path, pseudonymiser(tmp_path / "hmac.key"))
     decisions = decided(engine, 2)
 
@@ -234,9 +238,7 @@ def test_entries_a_stuck_writer_never_answers_are_given_up_after_the_timeout(
     engine: Engine, tmp_path: Path
 ) -> None:
     path = tmp_path / "writer.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen()  # accepts (the kernel does) but never reads or answers
+    listener = listening(path)  # connections are accepted (by the kernel), never answered
     remote = RemoteTrail(path, pseudonymiser(tmp_path / "hmac.key"), answer_timeout=0.3)
     started = time.monotonic()
     outcomes = asyncio.run(asyncio.wait_for(record_all([remote], decided(engine, 3)), 5))
