@@ -14,6 +14,7 @@ decision costs to make).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -90,14 +91,23 @@ class _Inbox:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        # Made on the loop's own thread (see WatchedTrail.record).
+        self._loop_thread = threading.get_ident()
         self._outcomes: deque[tuple[asyncio.Future[str | None], str | None]] = deque()
         self._wake_scheduled = False
 
     def deliver(self, outcome: asyncio.Future[str | None], error: Exception | None) -> None:
         """Called from any thread."""
+        reason = None if error is None else _reason(error)
+        if threading.get_ident() == self._loop_thread:
+            # Already on the loop (the writer process's answers arrive there): settle now,
+            # not a turn of the loop later; under load each turn is milliseconds long.
+            if not outcome.done():
+                outcome.set_result(reason)
+            return
         # Appended before the flag is read, and `_settle_all` clears the flag before it
         # drains: an outcome is never left behind.
-        self._outcomes.append((outcome, None if error is None else _reason(error)))
+        self._outcomes.append((outcome, reason))
         if self._wake_scheduled:
             return
         self._wake_scheduled = True

@@ -44,9 +44,11 @@ PARENT_CHECK_SECONDS = 1.0
 # about 0.3 ms of CPU and a flush to disk whatever it holds, so under load it pays to wait a
 # little: commits of two or three entries become commits of ten or more. But a lone caller
 # must not wait for company that is not coming, so the wait grows with the last commit's size
-# (nothing after a single entry) up to GATHER_SECONDS.
+# (nothing after a single entry) up to GATHER_SECONDS, and ends at the first pause of
+# GATHER_PAUSE (the operating system rounds it up to 1 ms) that brings nothing new.
 GATHER_SECONDS = 0.002
 GATHER_PER_ENTRY = 0.00025
+GATHER_PAUSE = 0.0005
 READY = b"igengine audit writer ready\n"
 
 
@@ -123,7 +125,12 @@ class Writer:
             left = deadline - time.perf_counter()
             if left <= 0:
                 break
-            more += self.gather(left)
+            # Stop as soon as a pause brings nothing: callers that are all waiting for this
+            # commit send nothing more until it is done.
+            arrived = self.gather(min(left, GATHER_PAUSE))
+            if not arrived:
+                break
+            more += arrived
         return more
 
     def _accept(self) -> None:
