@@ -130,7 +130,10 @@ def test_a_store_failure_is_answered_as_not_written_and_the_writer_carries_on(
             monkeypatch.undo()
             written = asyncio.run(record_all([RemoteTrail(path, key)], second))
         assert all(isinstance(outcome, AuditWriteError) for outcome in failed)
-        assert all("disk I/O error" in str(outcome) for outcome in failed)
+        assert all(
+            str(outcome) == "the entry could not be written: OSError: disk I/O error"
+            for outcome in failed
+        )
         assert written == [None, None, None]
         assert [entry.decision_id for entry in trail.query()] == [d.decision_id for _, d in second]
     finally:

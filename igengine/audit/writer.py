@@ -3,13 +3,13 @@
 The service's workers each used to append through a writer thread of their own. Two costs came
 with that: the thread fought the worker's busy event loop for the GIL at every hand-off (each
 commit waited milliseconds to get it back, several times over), and the workers took turns at
-the store's lock, each idle while the other committed. Here the workers only build the entry
-(pseudonymised, canonical) and send it down a Unix socket; this process chains and commits
+the store's lock, each idle while the other committed. Here the workers only build the entry's
+body (pseudonymised, encoded) and send it down a Unix socket; this process chains and commits
 whatever has arrived from all of them in one transaction, then answers each entry with its
 sequence number. A worker still gives out a decision only once that answer has come back.
 
 Frames on the socket, both ways: a 4-byte big-endian length, then that many bytes.
-- worker → writer: a canonical entry body (UTF-8), or an empty frame: "is the store writable?"
+- worker → writer: an entry body (UTF-8), or an empty frame: "is the store writable?"
 - writer → worker, one per frame and in the same order: `+<seq>` once the entry is durable
   (`+0` answers a probe), or `-<reason>` if it is not.
 
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from igengine.audit.commit import MAX_BATCH
+from igengine.audit.errors import AuditWriteError
 from igengine.audit.trail import AuditTrail
 
 LENGTH = struct.Struct(">I")
@@ -183,8 +184,10 @@ class Writer:
         try:
             seqs = self._trail.append_many([body.decode() for body in bodies])
         except Exception as exc:
-            failed = f"-{type(exc).__name__}: {exc}".encode()
-            return iter([failed] * len(bodies))
+            # append_many words its own failures; anything else is named by its type.
+            worded = isinstance(exc, AuditWriteError)
+            reason = str(exc) if worded else f"{type(exc).__name__}: {exc}"
+            return iter([f"-{reason}".encode()] * len(bodies))
         return (b"+%d" % seq for seq in seqs)
 
     def _probe(self) -> bytes:
