@@ -111,7 +111,6 @@ class AuditWriter:
 
     def __init__(self, settings: Settings, folder: Path) -> None:
         self._settings = settings
-        self._folder = folder
         self.path = folder / "writer.sock"
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(self.path))
@@ -155,8 +154,8 @@ class AuditWriter:
         if ready != READY:
             process.wait()
             raise SettingsError(
-                f"the audit trail {settings.audit_url} could not be opened (the audit writer "
-                f"exited with code {process.returncode}; its message is above)"
+                "the audit trail could not be opened (the audit writer exited with code "
+                f"{process.returncode}; its message is above)"
             )
         return process
 

@@ -107,3 +107,21 @@ def test_api_key_prints_the_key_once_and_stores_its_digest(tmp_path: Path) -> No
     assert found is not None and found.name == "ward-ehr" and found.access.value == "caller"
     again = CliRunner().invoke(app, ["api-key", "ward-ehr", "--keys-file", str(keys)])
     assert again.exit_code == 1
+
+
+def test_serve_refuses_to_start_when_its_audit_writer_cannot_open_the_trail(
+    tmp_path: Path,
+) -> None:
+    audit = f"sqlite:///{tmp_path / 'audit.db'}"
+    AuditTrail.open(audit, hmac_key_path=tmp_path / "original.key").close()
+    command = [
+        sys.executable, "-m", "igengine.cli", "serve", "--policies", str(ROOT / "policies"),
+        "--port", str(free_port()), "--audit", audit,
+        "--audit-hmac-key", str(tmp_path / "other.key"), "--log-level", "warning",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    # The writer says what is wrong; serve says it did not start because of it.
+    assert "is not the pseudonymisation key this trail was written with" in result.stderr
+    assert "the audit trail could not be opened" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from igengine.audit.commit import MAX_BATCH
-from igengine.audit.errors import AuditWriteError
+from igengine.audit.errors import AuditError, AuditWriteError
 from igengine.audit.trail import AuditTrail
 
 LENGTH = struct.Struct(">I")
@@ -212,12 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     listener = socket.socket(fileno=args.fd)
     listener.setblocking(False)
     parent = os.getppid()
-    trail = AuditTrail.open(
-        args.url,
-        hmac_key_path=args.hmac_key,
-        signing_key_path=args.signing_key,
-        checkpoint_every=args.checkpoint_every,
-    )
+    try:
+        trail = AuditTrail.open(
+            args.url,
+            hmac_key_path=args.hmac_key,
+            signing_key_path=args.signing_key,
+            checkpoint_every=args.checkpoint_every,
+        )
+    except AuditError as exc:
+        print(f"igengine audit writer: {exc}", file=sys.stderr)
+        return 1
     writer = Writer(trail, listener)
     signal.signal(signal.SIGTERM, lambda *_: writer.stop())
     # Ctrl-C reaches the whole process group; the service stops this process itself, after
