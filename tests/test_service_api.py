@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from service_support import ADMIN_KEY, CALLER_KEY, POLICIES, FakeTrail, capacity_request, settings
 
 from service import create_app
+from service.app import MAX_BODY_BYTES
 
 CALLER = {"X-API-Key": CALLER_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -116,6 +117,19 @@ def test_framework_body_errors_use_the_same_shape(
     [error] = response.json()["errors"]
     assert error["field"] == "request"
     assert message in error["message"]
+
+
+def test_a_body_far_larger_than_any_request_is_refused_unread(
+    client: TestClient, trail: FakeTrail
+) -> None:
+    oversized = {**capacity_request(), "justification": "x" * MAX_BODY_BYTES}
+    response = client.post("/v1/decisions", json=oversized, headers=CALLER)
+    assert response.status_code == 413
+    # Refused on its declared length, before the key is even checked: nothing is read.
+    anonymous = client.post("/v1/decisions", content=b"{" * (MAX_BODY_BYTES + 1))
+    assert anonymous.status_code == 413
+    assert trail.entries == []
+    assert client.post("/v1/decisions", json=capacity_request(), headers=CALLER).status_code == 200
 
 
 def test_audit_failure_gives_503_and_no_decision(client: TestClient, trail: FakeTrail) -> None:
