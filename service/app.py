@@ -27,8 +27,6 @@ from service.state import Forbidden, ServiceState, state_of
 
 log = logging.getLogger("igengine.service")
 
-MAX_BODY_BYTES = 1 << 20
-
 
 def create_app(
     settings: Settings, *, trail: Trail | None = None, fast_lane: bool = True
@@ -77,16 +75,12 @@ def create_app(
         # FastAPI's own OpenTelemetry hooks look for configured providers on every request
         # (a few per cent of a decision's time); the service reports through /metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        # A sharing request is a few hundred bytes; anything near this is not one, and must
-        # not be read into memory whole.
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.igengine = state
     app.include_router(api.router)
     app.include_router(page.router)
     _add_error_handlers(app)
-    if fast_lane:
-        app.add_middleware(DecisionLane)
+    app.add_middleware(DecisionLane, answer=fast_lane)
     return app
 
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from service_support import ADMIN_KEY, CALLER_KEY, POLICIES, FakeTrail, capacity_request, settings
 
 from service import create_app
-from service.app import MAX_BODY_BYTES
+from service.lane import MAX_BODY_BYTES
 
 CALLER = {"X-API-Key": CALLER_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -125,11 +125,20 @@ def test_a_body_far_larger_than_any_request_is_refused_unread(
     oversized = {**capacity_request(), "justification": "x" * MAX_BODY_BYTES}
     response = client.post("/v1/decisions", json=oversized, headers=CALLER)
     assert response.status_code == 413
+    assert "a sharing request is a few hundred bytes" in response.json()["error"]
     # Refused on its declared length, before the key is even checked: nothing is read.
     anonymous = client.post("/v1/decisions", content=b"{" * (MAX_BODY_BYTES + 1))
     assert anonymous.status_code == 413
     assert trail.entries == []
     assert client.post("/v1/decisions", json=capacity_request(), headers=CALLER).status_code == 200
+
+
+def test_a_decision_body_sent_in_chunks_is_abandoned_past_the_limit(tmp_path: Path) -> None:
+    # No declared length: the lane counts what it reads and stops at the limit.
+    client = TestClient(create_app(settings(tmp_path), trail=FakeTrail()))
+    pieces = iter([b" " * (MAX_BODY_BYTES // 2)] * 3)
+    response = client.post("/v1/decisions", content=pieces, headers=CALLER)
+    assert response.status_code == 413
 
 
 def test_audit_failure_gives_503_and_no_decision(client: TestClient, trail: FakeTrail) -> None:
