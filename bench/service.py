@@ -79,14 +79,22 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
-    # CPU seconds the service's processes used during the measurement (None: not on Linux).
+    # CPU seconds the service's processes used during the measurement (None: not on Linux),
+    # and how much of it was the audit writer process's.
     cpu: float | None = None
+    writer_cpu: float | None = None
 
     @property
     def cpu_per_request(self) -> str:
         """Service CPU µs per request: unlike rates, barely moved by other work on the
         machine, so it shows what a change costs even when the cores are shared."""
         return f"{self.cpu / self.done * 1e6:.0f}" if self.cpu is not None and self.done else "-"
+
+    @property
+    def writer_cpu_per_request(self) -> str:
+        if self.writer_cpu is None or not self.done:
+            return "-"
+        return f"{self.writer_cpu / self.done * 1e6:.0f}"
 
     @property
     def rate(self) -> float:
@@ -209,24 +217,33 @@ def measure(
     port, pid = server
     # A short warm-up on the same connections count, so first-request costs are not counted.
     _run(_measure(port, payloads, clients, max(clients * 20, 200), 2.0))
-    before = _tree_cpu(pid)
+    before, writer_before = _tree_cpu(pid), _tree_cpu(pid, only=WRITER)
     done, errors, elapsed, latencies = _run(_measure(port, payloads, clients, limit, seconds))
-    after = _tree_cpu(pid)
+    after, writer_after = _tree_cpu(pid), _tree_cpu(pid, only=WRITER)
     cpu = after - before if after is not None and before is not None else None
-    return Result(label, clients, done, errors, elapsed, latencies, cpu)
+    writer = None
+    if writer_after is not None and writer_before is not None:
+        writer = writer_after - writer_before
+    return Result(label, clients, done, errors, elapsed, latencies, cpu, writer)
 
 
-def _tree_cpu(pid: int) -> float | None:
-    """User + system CPU seconds of `pid` and its descendants, from /proc (None elsewhere)."""
+# The command line of `igengine serve`'s audit writer process.
+WRITER = b"igengine.audit.writer"
+
+
+def _tree_cpu(pid: int, only: bytes | None = None) -> float | None:
+    """User + system CPU seconds of `pid` and its descendants, from /proc (None elsewhere);
+    with `only`, just of the processes whose command line holds it."""
     try:
         ticks = os.sysconf("SC_CLK_TCK")
         total, pending = 0, [pid]
         while pending:
             current = pending.pop()
-            task = Path(f"/proc/{current}/task")
-            for thread in task.iterdir():
+            counted = only is None or only in Path(f"/proc/{current}/cmdline").read_bytes()
+            for thread in Path(f"/proc/{current}/task").iterdir():
                 fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
+                if counted:
+                    total += int(fields[11]) + int(fields[12])  # utime, stime
                 pending += [int(child) for child in (thread / "children").read_text().split()]
         return total / ticks
     except (OSError, ValueError):
@@ -297,7 +314,7 @@ def _print(result: Result, baseline: Result | None) -> None:
     print(
         f"{result.label:<22} {result.clients:>7} {result.done:>8} {result.rate:>10.0f} "
         f"{result.percentile(0.50):>8.2f} {result.percentile(0.99):>8.2f} {ratio} "
-        f"{result.errors:>7} {result.cpu_per_request:>8}",
+        f"{result.errors:>7} {result.cpu_per_request:>8} {result.writer_cpu_per_request:>8}",
         flush=True,
     )
 
@@ -319,7 +336,7 @@ def main() -> None:
     )
     print(
         f"{'endpoint / audit':<22} {'clients':>7} {'requests':>8} {'per second':>10} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'errors':>7} {'cpu µs':>8}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'errors':>7} {'cpu µs':>8} {'writer':>8}"
     )
     for mode in args.modes.split(","):
         work = Path(tempfile.mkdtemp(prefix="igengine-bench-"))
@@ -338,7 +355,7 @@ def main() -> None:
     print(
         "ratio = decisions per second / GET /healthz per second at the same concurrency; "
         "latency is per request, as the client saw it; cpu µs = the service's CPU time per "
-        "request (all its processes)"
+        "request (all its processes), writer = the part of it spent in the audit writer process"
     )
     # Other work on the machine shares the same cores: say how busy it was.
     print(
