@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from audit_support import capacity_request, open_trail
+from audit_support import capacity_request, open_trail, store_url
 from fastapi.testclient import TestClient
 from service_support import CALLER_KEY, POLICIES, running_service, settings
 from service_support import capacity_request as service_request
@@ -29,6 +29,8 @@ from igengine.audit.remote import RemoteTrail
 from igengine.audit.writer import Writer
 from igengine.request import parse_request
 from service.app import create_app
+
+__all__ = ["store_url"]  # fixture used by name below
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +84,9 @@ async def record_all(
 
 
 def test_entries_from_several_workers_are_committed_and_each_is_answered(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, store_url: str
 ) -> None:
-    trail = open_trail(f"sqlite:///{tmp_path}/audit.db", tmp_path, checkpoint_every=50)
+    trail = open_trail(store_url, tmp_path, checkpoint_every=50)
     path = tmp_path / "writer.sock"
     decisions = decided(engine, 300)
     key = pseudonymiser(tmp_path / "hmac.key")
