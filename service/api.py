@@ -31,9 +31,10 @@ async def decisions(
 
 
 async def decision_response(request: HttpRequest, principal: Principal, body: Any) -> Response:
-    decision = await state_of(request).decide(body, principal, "decisions")
-    # The same JSON as Decision.to_dict(), serialised by pydantic's compiled encoder.
-    return Response(decision.model_dump_json(), media_type="application/json")
+    decided = await state_of(request).decide(body, principal, "decisions")
+    # The same JSON as Decision.to_dict(), serialised once by pydantic's compiled encoder for
+    # both the audit entry and this answer.
+    return Response(decided.json(), media_type="application/json")
 
 
 @router.post("/access/v1/evaluation", summary="AuthZEN access evaluation")
@@ -49,7 +50,8 @@ async def evaluation_response(request: HttpRequest, principal: Principal, body: 
     try:
         if not isinstance(body, dict):
             raise RequestError([("request", "expected a JSON object")])
-        decision = await state_of(request).decide(authzen.to_request(body), principal, "authzen")
+        asked = authzen.to_request(body)
+        decision = (await state_of(request).decide(asked, principal, "authzen")).decision
     except RequestError as exc:
         # AuthZEN answers a malformed request with 400, naming the fields the caller sent.
         errors = authzen.authzen_errors(exc.errors)

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from igengine import Decision, Engine, Request, RequestError
@@ -32,7 +33,9 @@ Written = Callable[[Exception | None], None]
 class Trail(Protocol):
     """What the service needs of an audit trail (igengine.audit.AuditTrail provides it)."""
 
-    def record_soon(self, request: Request, decision: Decision, done: Written) -> None: ...
+    def record_soon(
+        self, request: Request, decision: Decision, done: Written, *, decision_json: str | None
+    ) -> None: ...
 
     def writable(self) -> bool: ...
 
@@ -55,32 +58,42 @@ class WatchedTrail:
     def __init__(self, trail: Trail, metrics: Metrics) -> None:
         self._trail = trail
         self._metrics = metrics
-        # decision id → the entry's outcome: None once durable, else why it failed. Only
-        # touched on the event loop's thread.
-        self._waiting: dict[str, asyncio.Future[str | None]] = {}
+        # decision id → the entry's outcome (None once durable, else why it failed) and the
+        # decision's JSON, which the entry holds and the answer repeats. Only touched on the
+        # event loop's thread.
+        self._waiting: dict[str, tuple[asyncio.Future[str | None], str]] = {}
         self._inbox: _Inbox | None = None
 
     def record(self, request: Request, decision: Decision) -> None:
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[str | None] = loop.create_future()
-        self._waiting[decision.decision_id] = outcome
+        # Encoded once, for the entry and for the answer: the trail holds what the caller saw.
+        text = decision.model_dump_json()
+        self._waiting[decision.decision_id] = (outcome, text)
         if self._inbox is None or self._inbox.loop is not loop:
             self._inbox = _Inbox(loop)
         inbox = self._inbox
         try:
-            self._trail.record_soon(request, decision, lambda error: inbox.deliver(outcome, error))
+            self._trail.record_soon(
+                request, decision, lambda error: inbox.deliver(outcome, error), decision_json=text
+            )
         except Exception as exc:
             outcome.set_result(_reason(exc))
             raise
 
-    async def durable(self, decision_id: str) -> None:
-        """Return once the decision's entry is durable; else count the failure and raise
-        Withheld (also when no entry was queued at all: unrecorded means withheld)."""
-        outcome = self._waiting.pop(decision_id, None)
-        reason = "no audit entry was made for it" if outcome is None else await outcome
+    async def durable(self, decision_id: str) -> str:
+        """Return the decision's JSON once its entry is durable; else count the failure and
+        raise Withheld (also when no entry was queued at all: unrecorded means withheld)."""
+        waiting = self._waiting.pop(decision_id, None)
+        if waiting is None:
+            reason: str | None = "no audit entry was made for it"
+        else:
+            outcome, text = waiting
+            reason = await outcome
         if reason is not None:
             self._metrics.audit_failures.inc()
             raise Withheld(decision_id, reason)
+        return text
 
 
 class _Inbox:
@@ -145,20 +158,33 @@ def with_token_requester(body: Any, principal: Principal, *, required: bool) -> 
     return {**body, "requester": requester}
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A decision given out, with its JSON as the audit entry holds it (None: audit off)."""
+
+    decision: Decision
+    recorded_json: str | None
+
+    def json(self) -> str:
+        """The decision in the contract's JSON shape: the very text the trail holds."""
+        if self.recorded_json is not None:
+            return self.recorded_json
+        return self.decision.model_dump_json()
+
+
 async def decide(
     engine: Engine,
     watch: WatchedTrail | None,
     metrics: Metrics,
     body: Any,
     endpoint: str,
-) -> Decision:
+) -> Decided:
     """Decide and record one request; returns once its audit entry is durable.
 
     Raises RequestError for a malformed request and Withheld if recording failed."""
     started = time.perf_counter()
     decision = engine.decide(body)
-    if watch is not None:
-        await watch.durable(decision.decision_id)
+    recorded = await watch.durable(decision.decision_id) if watch is not None else None
     metrics.latency.observe(time.perf_counter() - started)
     metrics.decisions.labels(effect=decision.effect.value, endpoint=endpoint).inc()
-    return decision
+    return Decided(decision, recorded)

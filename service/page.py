@@ -122,7 +122,7 @@ async def _answer(
         if missing:
             # Report every problem at once: the unanswered questions and any bad answers.
             raise RequestError(missing + _shape_problems(request))
-        decision = await state.decide(request, principal, "page")
+        decision = (await state.decide(request, principal, "page")).decision
     except RequestError as exc:
         state.metrics.rejected.labels(status="422").inc()
         return _html(render.form_page(pack, form, csrf, errors=exc.errors), 422)

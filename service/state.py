@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from fastapi import Request as HttpRequest
 
-from igengine import Decision, Engine
+from igengine import Engine
 from service.auth import Access, AuthError, KeyStore, Principal, Sessions, TokenVerifier
-from service.decisions import Trail, WatchedTrail, decide, with_token_requester
+from service.decisions import Decided, Trail, WatchedTrail, decide, with_token_requester
 from service.metrics import Metrics
 from service.settings import Settings
 
@@ -48,7 +48,7 @@ class ServiceState:
         name = key.name if key is not None else f"token:{requester.id if requester else ''}"
         return Principal(name=name, access=access, requester=requester)
 
-    async def decide(self, body: object, principal: Principal, endpoint: str) -> Decision:
+    async def decide(self, body: object, principal: Principal, endpoint: str) -> Decided:
         """Decide one request for an endpoint."""
         request = with_token_requester(body, principal, required=self.settings.jwt_required)
         # A decision is a tenth of a millisecond of CPU, cheaper to compute here than to hand

@@ -71,7 +71,12 @@ class FakeTrail:
             self.entries.append((request, decision))
 
     def record_soon(
-        self, request: Request, decision: Decision, done: Callable[[Exception | None], None]
+        self,
+        request: Request,
+        decision: Decision,
+        done: Callable[[Exception | None], None],
+        *,
+        decision_json: str | None = None,
     ) -> None:
         # Like the real trail, a write failure is reported through `done`, not raised.
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import threading
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from audit_support import Tamper
 from fastapi.testclient import TestClient
 from service_support import ADMIN_KEY, CALLER_KEY, POLICIES, FakeTrail, capacity_request, settings
 
@@ -356,7 +358,12 @@ class LateTrail(FakeTrail):
         self.refuse = False
 
     def record_soon(
-        self, request: Any, decision: Any, done: Callable[[Exception | None], None]
+        self,
+        request: Any,
+        decision: Any,
+        done: Callable[[Exception | None], None],
+        *,
+        decision_json: str | None = None,
     ) -> None:
         if self.refuse:
             raise RuntimeError("the audit trail is closed")
@@ -420,3 +427,19 @@ def test_concurrent_requests_share_commits_and_each_answer_is_in_the_trail(
         recorded = sorted(entry.decision_id for entry in trail.query(limit=1000))
     assert report.ok, report.problem
     assert recorded == given
+
+
+def test_the_answer_given_is_the_decision_the_trail_holds_word_for_word(tmp_path: Path) -> None:
+    audit = f"sqlite:///{tmp_path / 'audit.db'}"
+    configured = settings(tmp_path, audit_url=audit, hmac_key=tmp_path / "hmac.key")
+    with TestClient(create_app(configured)) as client:
+        answers = [
+            client.post("/v1/decisions", json=capacity_request(**subject), headers=CALLER).text
+            for subject in ({"relationship": "care_team"}, {"relationship": "none"})
+        ]
+    stored = Tamper(audit)  # reads the rows as they are in the database
+    bodies = [stored.row(seq)[3] for seq in (1, 2)]
+    stored.close()
+    for answer, body in zip(answers, bodies, strict=True):
+        assert f'"decision":{answer},' in body
+        assert json.loads(body)["decision"] == json.loads(answer)

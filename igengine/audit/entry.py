@@ -104,8 +104,11 @@ def decision_body(
     decision: Decision,
     pseudonym: Callable[[str], str] | None,
     now: datetime,
+    decision_json: str | None = None,
 ) -> str:
-    """The body recording one decision; the subject's identifier is pseudonymised."""
+    """The body recording one decision; the subject's identifier is pseudonymised.
+    `decision_json` is the decision's `model_dump_json()` when the caller has it already (the
+    service sends the same text as its answer)."""
     stored_request = request.model_dump(mode="json")
     _pseudonymise(stored_request, request.subject.id, pseudonym)
     # Each fact is stored once: who, what and the outcome are read from the request and the
@@ -115,8 +118,10 @@ def decision_body(
     # cost). Its text is ASCII unless the pack's own wording is not; then the whole body takes
     # the canonical form, which escapes it.
     glass = "true" if BREAK_GLASS_OBLIGATION in decision.obligations else "false"
+    if decision_json is None:
+        decision_json = decision.model_dump_json()
     body = (
-        f'{{"at":"{timestamp(now)}","break_glass":{glass},"decision":{decision.model_dump_json()},'
+        f'{{"at":"{timestamp(now)}","break_glass":{glass},"decision":{decision_json},'
         f'"kind":"decision","request":{_COMPACT.encode(stored_request)}}}'
     )
     return body if body.isascii() else canonical(json.loads(body))

@@ -60,10 +60,14 @@ class RemoteTrail:
         self._overdue_check: asyncio.TimerHandle | None = None
         self._closed = False
 
-    def record_soon(self, request: Request, decision: Decision, done: Done) -> None:
+    def record_soon(
+        self, request: Request, decision: Decision, done: Done, *, decision_json: str | None = None
+    ) -> None:
         """Send one decision's entry; `done` is called on the event loop once the writer has
-        answered. Raises AuditWriteError at once if it cannot even be sent."""
-        body = decision_body(request, decision, self._pseudonymiser, datetime.now(UTC))
+        answered. Raises AuditWriteError at once if it cannot even be sent. `decision_json`:
+        see `decision_body`."""
+        now = datetime.now(UTC)
+        body = decision_body(request, decision, self._pseudonymiser, now, decision_json)
         self._connected()
         assert self._loop is not None
         self._waiting.append((self._loop.time(), done))

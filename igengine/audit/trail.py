@@ -99,14 +99,20 @@ class AuditTrail:
         self._append(body)
 
     def record_soon(
-        self, request: Request, decision: Decision, done: Callable[[Exception | None], None]
+        self,
+        request: Request,
+        decision: Decision,
+        done: Callable[[Exception | None], None],
+        *,
+        decision_json: str | None = None,
     ) -> None:
         """Queue one decision without waiting for it. `done` is called, from the trail's writer
         thread, with None once the entry is durably committed, or with the AuditWriteError
         saying why it was not; until then the decision must not be given out. Raises
         AuditWriteError at once if the entry cannot even be queued (no pseudonymisation key
-        for a named person, trail closed)."""
-        body = decision_body(request, decision, self._pseudonymiser, datetime.now(UTC))
+        for a named person, trail closed). `decision_json`: see `decision_body`."""
+        now = datetime.now(UTC)
+        body = decision_body(request, decision, self._pseudonymiser, now, decision_json)
         failure = self._commit.failure
 
         def written(seq: int | None, error: BaseException | None) -> None:
