@@ -20,7 +20,7 @@ from pathlib import Path
 from igengine.audit.entry import decision_body
 from igengine.audit.errors import AuditWriteError
 from igengine.audit.keys import Pseudonymiser
-from igengine.audit.writer import LENGTH, frame, frames
+from igengine.audit.writer import frame, frames
 from igengine.decision import Decision
 from igengine.request import Request
 
@@ -177,10 +177,10 @@ class RemoteTrail:
         """Drop the connection; every entry not yet answered counts as not written (it may
         have been, but its decision was never given out, which is the safe side)."""
         sock, self._sock = self._sock, None
-        if sock is not None and self._loop is not None:
-            self._loop.remove_reader(sock.fileno())
-            self._loop.remove_writer(sock.fileno())
         if sock is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(sock.fileno())
+                self._loop.remove_writer(sock.fileno())
             sock.close()
         self._unread.clear()
         self._unsent.clear()
@@ -195,10 +195,12 @@ class RemoteTrail:
 
 
 def _read_frame(sock: socket.socket) -> bytes:
-    data = b""
-    while len(data) < LENGTH.size or len(data) < LENGTH.size + LENGTH.unpack_from(data)[0]:
+    """The next frame from a blocking socket."""
+    unread = bytearray()
+    while True:
         chunk = sock.recv(4096)
         if not chunk:
             raise ConnectionError("the audit writer closed the connection")
-        data += chunk
-    return data[LENGTH.size : LENGTH.size + LENGTH.unpack_from(data)[0]]
+        unread += chunk
+        for answer in frames(unread):
+            return answer
