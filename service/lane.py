@@ -96,7 +96,7 @@ async def _limited_body(request: HttpRequest) -> bytes:
 def _too_large() -> Response:
     return JSONResponse(
         {
-            "error": f"the request body is over {MAX_BODY_BYTES // 1024} KiB; a sharing request "
+            "error": f"the request body is over {MAX_BODY_BYTES >> 20} MiB; a sharing request "
             "is a few hundred bytes"
         },
         status_code=413,

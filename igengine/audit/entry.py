@@ -41,19 +41,21 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circul
 
 
 def canonical(value: Any) -> str:
-    """The one JSON encoding that is hashed: sorted keys, no whitespace, ASCII only."""
+    """Canonical JSON (sorted keys, no whitespace, ASCII only): the encoding of reviews,
+    checkpoints, and decision bodies whose pack wording is not ASCII."""
     return _CANONICAL.encode(value)
 
 
 # hashlib lets go of the GIL while hashing 2,048 bytes or more at once. The group-commit writer
-# hashes every entry (a few microseconds each); letting go there hands the GIL to a busy thread
-# (the service's event loop), and getting it back can take the whole switch interval (5 ms),
-# once per entry. Fed in smaller pieces, the hash is the same and the writer keeps the GIL.
+# thread hashes every entry (a few microseconds each); letting go there hands the GIL to a busy
+# thread of the same process (an event loop recording through an in-process trail), and getting
+# it back can take the whole switch interval (5 ms), once per entry. Fed in smaller pieces,
+# the hash is the same and the writer keeps the GIL.
 _GIL_KEEPING_PIECE = 2047
 
 
 def chain_hash(seq: int, prev_hash: str, body: str) -> str:
-    """The entry hash; `body` must be canonical JSON (see the module docstring)."""
+    """The entry hash; `body` is the body's text exactly as stored (see the module docstring)."""
     text = memoryview(f'{{"body":{body},"prev_hash":"{prev_hash}","seq":{seq}}}'.encode())
     digest = hashlib.sha256()
     for start in range(0, len(text), _GIL_KEEPING_PIECE):

@@ -1,9 +1,10 @@
 """The embedded store: one SQLite file in WAL mode with synchronous=FULL, so an acknowledged
 entry survives a crash or kill -9.
 
-Several processes (service workers) may append to one file. They take turns through a lock
-file beside the database (`<file>-lock`, flock): a process waiting for it is woken the moment
-it is released, where SQLite's own busy handler would sleep in steps of 1, 2, 5, 10, 15, 20,
+Several processes may append to one file (`igengine serve`'s writer process and
+`igengine audit review --mark`, or programs embedding the library). They take turns through a
+lock file beside the database (`<file>-lock`, flock): a process waiting for it is woken the
+moment it is released, where SQLite's own busy handler would sleep in steps of 1, 2, 5, 10, 15, 20,
 25 ... ms, and meanwhile its group commit gathers a bigger batch. As a second line, the primary
 key on `seq` refuses a batch chained onto a head that another writer (one not taking the lock)
 has since moved, and that batch is re-chained (see `append`). For several busy instances,
