@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from igengine import PolicyError, RequestError
 from igengine.policy.pack import PolicyPack
-from service import authzen
+from service import authzen, heap
 from service.auth import Access, Principal
 from service.metrics import CONTENT_TYPE
 from service.state import state_of
@@ -121,6 +121,7 @@ async def reload(request: HttpRequest) -> Response:
         return JSONResponse(body, status_code=422)
     state.metrics.reloads.labels(result="ok").inc()
     state.metrics.rules_loaded.set(len(state.engine.pack.rules))
+    heap.settle()
     return JSONResponse(
         {"policy_version": version, "previous_version": previous, "changed": version != previous}
     )

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from igengine import Engine, RequestError
-from service import api, page
+from service import api, heap, page
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.decisions import Trail, WatchedTrail, Withheld
 from service.lane import DecisionLane
@@ -62,6 +62,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        heap.settle()
         yield
         if state.trail is not None:
             # Closing writes the final signed checkpoint.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import shutil
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -286,6 +288,23 @@ def test_reload_needs_an_admin_key_and_keeps_the_old_pack_if_the_new_one_is_brok
     metrics = client.get("/metrics").text
     assert 'igengine_policy_reloads_total{result="failed"} 1.0' in metrics
     assert 'igengine_policy_reloads_total{result="ok"} 1.0' in metrics
+
+
+def test_a_started_worker_freezes_its_heap_and_a_reload_lets_the_old_pack_go(
+    tmp_path: Path,
+) -> None:
+    # Frozen objects are left out of full garbage collections, which otherwise stall every
+    # request in flight on the worker (see service/heap.py).
+    pack = _pack_copy(tmp_path)
+    app = create_app(settings(tmp_path, policies=pack), trail=FakeTrail())
+    gc.unfreeze()
+    with TestClient(app) as client:
+        assert gc.get_freeze_count() > 0
+        old_pack = weakref.ref(app.state.igengine.engine.pack)
+        _flip_capacity_rule(pack, "deny")
+        assert client.post("/v1/policies/reload", headers=ADMIN).json()["changed"] is True
+        assert old_pack() is None
+        assert gc.get_freeze_count() > 0
 
 
 def test_decisions_during_reloads_each_come_from_one_whole_pack(tmp_path: Path) -> None:
