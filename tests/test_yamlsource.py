@@ -54,6 +54,20 @@ def test_yaml_corners_load_the_same_both_ways(text: str) -> None:
     assert load_with_lines(text) == node_path(text)
 
 
+@pytest.mark.parametrize("depth", [0, 1, 2, 3])
+def test_a_depth_limit_maps_the_shallow_lines_alike_and_keeps_every_value(
+    tmp_path: Path, depth: int
+) -> None:
+    generated = packgen.write_pack(tmp_path, 150)
+    for path in [*sorted((ROOT / "policies").rglob("*.yaml")), *generated.rglob("*.yaml")]:
+        text = path.read_text()
+        full_data, full_lines = load_with_lines(text)
+        data, lines = load_with_lines(text, depth=depth)
+        assert data == full_data, path
+        shallow = {p: line for p, line in full_lines.items() if len(p) <= depth}
+        assert lines == shallow, path
+
+
 def test_duplicate_key_and_second_document_name_their_line() -> None:
     with pytest.raises(YamlProblem, match="appears twice") as dup:
         load_with_lines("a: 1\nb:\n  c: 2\n  c: 3\n")

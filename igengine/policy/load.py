@@ -16,22 +16,38 @@ from igengine.policy.yamlsource import Path as YPath
 from igengine.policy.yamlsource import YamlProblem, line_of, load_with_lines
 from igengine.vocabulary import suggest
 
+# Paths down to each rule (`rules`, i): all a pack that loads needs lines for.
+_MAPPED_DEPTH = 2
+
 
 @dataclass
 class SourceFile:
-    """One parsed file: its display name and the line of every value in it."""
+    """One parsed file: its display name, its text, and the lines of its top-level fields and
+    rules. A problem deeper down is located by parsing the text again for every value's line,
+    so a pack that loads cleanly never pays for those."""
 
     display: str
     lines: dict[YPath, int]
+    text: str
     # For each rule kept in the agreement, its position in the file (rules with shape errors
     # are left out, so later checks still run on the rest and point at the right lines).
     rule_positions: list[int] = field(default_factory=list)
+    _every_line: dict[YPath, int] | None = None
 
     def rule_path(self, kept_index: int) -> YPath:
         return ("rules", self.rule_positions[kept_index])
 
     def issue(self, path: YPath, message: str) -> PolicyIssue:
-        return PolicyIssue(self.display, line_of(self.lines, path), _dotted(path), message)
+        line = line_of(self._lines_for(path), path)
+        return PolicyIssue(self.display, line, _dotted(path), message)
+
+    def _lines_for(self, path: YPath) -> dict[YPath, int]:
+        if len(path) <= _MAPPED_DEPTH:
+            return self.lines
+        if self._every_line is None:
+            # The text parsed once already, so it parses again.
+            self._every_line = load_with_lines(self.text)[1]
+        return self._every_line
 
 
 @dataclass
@@ -62,11 +78,11 @@ def load_directory(root: Path) -> LoadedFiles:
 
 def _load_file(text: str, display: str, into: LoadedFiles) -> None:
     try:
-        data, lines = load_with_lines(text)
+        data, lines = load_with_lines(text, depth=_MAPPED_DEPTH)
     except YamlProblem as exc:
         into.issues.append(PolicyIssue(display, exc.line, "(file)", str(exc)))
         return
-    source = SourceFile(display, lines)
+    source = SourceFile(display, lines, text)
     if not isinstance(data, dict):
         into.issues.append(
             source.issue(

@@ -32,8 +32,11 @@ class YamlProblem(Exception):
         super().__init__(message)
 
 
-def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
+def load_with_lines(text: str, depth: int | None = None) -> tuple[Any, dict[Path, int]]:
     """Parse one YAML document; return the data and a map from each value's path to its line.
+    With `depth`, only paths of at most that many steps are mapped: building a path and a map
+    entry for every value was a third of the parsing time of a large pack, and most lines are
+    only ever needed to word a problem (see load.SourceFile).
 
     Raises YamlProblem (with the line) for syntax errors and duplicate keys, which plain
     PyYAML would accept silently by keeping the last value.
@@ -45,7 +48,7 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     try:
         lines: dict[Path, int] = {}
         try:
-            data = _document(loader, lines)
+            data = _document(loader, lines, _UNLIMITED if depth is None else depth)
         except _NeedsNodes:
             loader.dispose()
             loader = _Loader(text)
@@ -65,13 +68,18 @@ class _NeedsNodes(Exception):
     """The document uses anchors, aliases or complex keys: build it from the node tree."""
 
 
-def _document(loader: Any, lines: dict[Path, int]) -> Any:
+_UNLIMITED = 1 << 30
+
+
+def _document(loader: Any, lines: dict[Path, int], depth: int) -> Any:
     next_event = loader.get_event
     next_event()  # stream start
     event = next_event()
     if type(event) is yaml.StreamEndEvent:
         return None
-    data = _value(loader, next_event, next_event(), (), lines)
+    root = next_event()
+    lines[()] = _line(root)
+    data = _value(loader, next_event, root, (), lines, depth)
     next_event()  # document end
     extra = next_event()
     if type(extra) is not yaml.StreamEndEvent:
@@ -83,20 +91,28 @@ def _document(loader: Any, lines: dict[Path, int]) -> Any:
 
 
 def _value(
-    loader: Any, next_event: Callable[[], Any], event: Any, path: Path, lines: dict[Path, int]
+    loader: Any,
+    next_event: Callable[[], Any],
+    event: Any,
+    path: Path,
+    lines: dict[Path, int],
+    depth: int,
 ) -> Any:
     # Runs once per value of a pack (hundreds of thousands for a large one): one parser call
-    # per event, and type tests by identity.
+    # per event, and type tests by identity. Below `depth` steps, no paths are built.
     kind = type(event)
-    lines.setdefault(path, _line(event))
     if kind is yaml.AliasEvent or event.anchor is not None:
         raise _NeedsNodes
     if kind is yaml.ScalarEvent:
         return _scalar(loader, event)
+    mapped = depth > 0
     if kind is yaml.SequenceStartEvent:
         items: list[Any] = []
         while type(item := next_event()) is not yaml.SequenceEndEvent:
-            items.append(_value(loader, next_event, item, (*path, len(items)), lines))
+            child = (*path, len(items)) if mapped else path
+            if mapped:
+                lines[child] = _line(item)
+            items.append(_value(loader, next_event, item, child, lines, depth - 1))
         return items
     result: dict[Any, Any] = {}
     while type(key_event := next_event()) is not yaml.MappingEndEvent:
@@ -105,9 +121,10 @@ def _value(
         key = _scalar(loader, key_event)
         if key in result:
             raise _twice(key, key_event)
-        child = (*path, key)
-        lines[child] = _line(key_event)
-        result[key] = _value(loader, next_event, next_event(), child, lines)
+        child = (*path, key) if mapped else path
+        if mapped:
+            lines[child] = _line(key_event)
+        result[key] = _value(loader, next_event, next_event(), child, lines, depth - 1)
     return result
 
 
