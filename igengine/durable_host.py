@@ -12,13 +12,11 @@ is left behind between decisions.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import itertools
 import json
-import os
 import threading
 import weakref
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine as _dre
@@ -33,74 +31,56 @@ class MatchError(RuntimeError):
     """durable-rules failed while matching; the caller must fail closed."""
 
 
-# glibc's mallopt parameter for the size from which blocks get a memory mapping of their own.
-_M_MMAP_THRESHOLD = -3
-# The most glibc itself would raise that threshold to (its dynamic maximum on 64-bit).
-_HEAP_UP_TO = 32 * 1024 * 1024
-
-
-@functools.cache
-def _keep_growing_pools_on_the_heap() -> bool:
-    """durable-rules grows each ruleset's node, string and hash-set pools with `realloc`, one
-    entry at a time. Under glibc's default a pool over 128 KiB lives in a mapping of its own,
-    so each growth is an `mremap` and fresh pages: at 10,000 rules that was ~1.5 s of kernel
-    time, over a third of loading. Serving blocks up to 32 MiB from the heap instead (the
-    ceiling glibc's own dynamic threshold would rise to) cut it to ~0.5 s. Done once per
-    process, on glibc only, and never when the user has set the threshold themselves.
-    Returns whether the setting was made."""
-    try:
-        is_glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-    except (ValueError, OSError):
-        is_glibc = False
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if not is_glibc or "MALLOC_MMAP_THRESHOLD_" in os.environ or "mmap_threshold" in tunables:
-        return False
-    try:
-        return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _HEAP_UP_TO))
-    except (OSError, AttributeError):
-        return False
-
-
 class DurableMatcher:
     """A compiled pack loaded into durable-rules, one native ruleset per shard. Thread-safe."""
 
-    def __init__(self, rulesets: dict[str, dict[str, Any]]) -> None:
-        _keep_growing_pools_on_the_heap()
+    def __init__(self, rulesets: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+        """`rulesets`: for each shard, its parts (each one ruleset; see compile.fitting_parts)."""
         prefix = f"ig{next(_names)}"
         self._lock = threading.Lock()
-        self._handles: dict[str, int] = {}
+        self._handles: dict[str, tuple[int, ...]] = {}
+        created: list[int] = []
         # A rule compiled into several shards is one object: encode it once.
         encoded: dict[int, str] = {}
         try:
-            for shard, rules in rulesets.items():
-                text = ",".join(
-                    f"{json.dumps(name)}:{_encoded(rule, encoded)}" for name, rule in rules.items()
-                )
-                self._handles[shard] = _dre.create_ruleset(f"{prefix}.{shard}", "{" + text + "}")
+            for shard, parts in rulesets.items():
+                handles = []
+                for number, rules in enumerate(parts):
+                    text = ",".join(
+                        f"{json.dumps(name)}:{_encoded(rule, encoded)}"
+                        for name, rule in rules.items()
+                    )
+                    handles.append(
+                        _dre.create_ruleset(f"{prefix}.{shard}.{number}", "{" + text + "}")
+                    )
+                    created.append(handles[-1])
+                self._handles[shard] = tuple(handles)
         except Exception as exc:
-            _release(list(self._handles.values()))
+            _release(created)
             raise MatchError(f"durable-rules could not compile the pack: {exc}") from exc
         # Free the native rulesets once no decision holds this matcher any more.
-        weakref.finalize(self, _release, list(self._handles.values()))
+        weakref.finalize(self, _release, created)
 
     def matching(self, shard: str, members: str) -> list[str]:
         """Names of every rule in `shard` whose conditions the facts satisfy. `members` is the
         text of a non-empty JSON object after its opening brace (`"role":"gp",...}`), without
         `sid` (see compile.FactText)."""
-        handle = self._handles.get(shard)
-        if handle is None:
+        handles = self._handles.get(shard)
+        if handles is None:
             return []
         fact = _FACT_OPEN + members
         with self._lock:
             try:
-                return _assert_and_retract(handle, fact)
+                if len(handles) == 1:
+                    return _assert_and_retract(handles[0], fact)
+                return [name for handle in handles for name in _assert_and_retract(handle, fact)]
             except Exception as exc:
                 raise MatchError(f"durable-rules failed while matching: {exc}") from exc
 
     def live_facts(self) -> int:
         """Facts left in any ruleset (always 0 between decisions; the benchmark checks it)."""
         with self._lock:
-            return sum(_facts_in(handle) for handle in self._handles.values())
+            return sum(_facts_in(h) for handles in self._handles.values() for h in handles)
 
 
 def _facts_in(handle: int) -> int:

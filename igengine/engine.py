@@ -14,17 +14,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from igengine import explain
-from igengine.bulk import no_gc_pauses
 from igengine.combine import combine, effect
 from igengine.compile import (
     CompiledPack,
     FactText,
+    Pair,
     Selectors,
     changed_facts,
     compile_pack,
+    group_index,
     party_index,
     person_facts,
-    rule_index,
 )
 from igengine.decision import AgreementRef, Decision, RuleRef
 from igengine.durable_host import DurableMatcher
@@ -45,6 +45,7 @@ class AuditSink(Protocol):
 class _Snapshot:
     pack: PolicyPack
     matcher: DurableMatcher
+    groups: tuple[tuple[int, ...], ...]
     permit_conditions: dict[str, frozenset[str]]
     permits: dict[str, dict[int, tuple[tuple[int, Selectors], ...]]]
     sectors: dict[str, str]
@@ -66,8 +67,7 @@ class Engine:
     @classmethod
     def from_directory(cls, directory: str | Path, *, audit: AuditSink | None = None) -> Engine:
         """Load, validate and compile a pack; raises PolicyError listing every problem."""
-        with no_gc_pauses():
-            return cls(load_pack(directory), audit=audit)
+        return cls(load_pack(directory), audit=audit)
 
     @property
     def pack(self) -> PolicyPack:
@@ -79,7 +79,7 @@ class Engine:
 
     def reload(self, directory: str | Path | None = None) -> str:
         """Load a pack and swap it in atomically; on any error the current pack stays."""
-        with self._reload_lock, no_gc_pauses():
+        with self._reload_lock:
             new = _build(load_pack(directory or self._snapshot.pack.root))
             self._snapshot = new
             return new.pack.version
@@ -156,17 +156,13 @@ def new_decision_id() -> str:
 
 
 def _build(pack: PolicyPack) -> _Snapshot:
-    with no_gc_pauses():
-        return _compile(pack)
-
-
-def _compile(pack: PolicyPack) -> _Snapshot:
     compiled: CompiledPack = compile_pack(pack)
     sectors = {code: org.sector.value for code, org in pack.organisations.items()}
     parties = party_index(pack)
     return _Snapshot(
         pack,
         DurableMatcher(compiled.rulesets),
+        compiled.groups,
         compiled.permit_conditions,
         compiled.permits,
         sectors,
@@ -206,13 +202,17 @@ def _shard(request: Request) -> str:
     return CompiledPack.shard(request.record_type, request.purpose)
 
 
-def _matched(snapshot: _Snapshot, shard: str, pair: str, person: dict[str, Any]) -> list[Rule]:
-    """The rules the facts match, in pack order."""
+def _matched(snapshot: _Snapshot, shard: str, pair: Pair, person: dict[str, Any]) -> list[Rule]:
+    """The rules the facts match, in pack order: those of the groups durable-rules matches
+    (rules sharing conditions) whose agreement both organisations are parties to."""
     names = snapshot.matcher.matching(shard, FactText.members(pair, person))
     if not names:
         return []
-    rules = snapshot.pack.rules
-    return [rules[i] for i in sorted(rule_index(name) for name in names)]
+    rules, groups, shared = snapshot.pack.rules, snapshot.groups, pair.shared
+    found = {
+        i for name in names for i in groups[group_index(name)] if rules[i].agreement_index in shared
+    }
+    return [rules[i] for i in sorted(found)]
 
 
 # Bounds the per-engine cache of permits within reach; past it the cache simply starts again.

@@ -53,7 +53,7 @@ def _text_facts(engine: Engine, raw: dict[str, Any], person: dict[str, Any]) -> 
 def test_fact_text_is_the_json_of_the_request_facts(engine: Engine, raw: dict[str, Any]) -> None:
     parsed = parse_request(raw)
     sectors = {code: org.sector.value for code, org in engine.pack.organisations.items()}
-    expected = json.loads(json.dumps(request_facts(parsed, sectors, party_index(engine.pack))))
+    expected = json.loads(json.dumps(request_facts(parsed, sectors)))
     assert _text_facts(engine, raw, person_facts(parsed)) == expected
 
 

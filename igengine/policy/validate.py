@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from igengine import legal
-from igengine.bulk import no_gc_pauses
 from igengine.legal import LegalBasis
 from igengine.policy.errors import PolicyError, PolicyIssue
 from igengine.policy.load import LoadedFiles, SourceFile, load_directory
@@ -21,8 +20,7 @@ from igengine.vocabulary import OBLIGATIONS, Effect, suggest
 
 def load_pack(directory: str | Path) -> PolicyPack:
     """Load and validate a pack directory, or raise PolicyError listing every problem."""
-    with no_gc_pauses():
-        return _load_pack(Path(directory))
+    return _load_pack(Path(directory))
 
 
 def _load_pack(root: Path) -> PolicyPack:
