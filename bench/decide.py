@@ -3,9 +3,13 @@
     .venv/bin/python bench/decide.py                 # the full run (1,000,000-decision soak)
     .venv/bin/python bench/decide.py --soak 100000   # a shorter soak
 
-For the shipped pack and generated packs of 100, 1,000 and 10,000 rules it prints load+compile
-time, median and p99 microseconds per `Engine.decide` and decisions per second, and the same for
-a raw durable-rules `post` of the same facts to the same ruleset (the baseline), with the ratio.
+For the shipped pack and generated packs of 100, 1,000 and 10,000 rules, in each shape of
+packgen (--shapes: "sampled"; "all-parties", every organisation a party to each of --agreements
+agreements; "overlap", the same with rules that overlap heavily), it prints load+compile time,
+the fail-safe denies (decisions with `error` set) over the timed requests, median and p99
+microseconds per `Engine.decide` and decisions per second, and the same for the baseline: the
+same rules asserted and retracted (`assert_fact` + `retract_fact`, which fires every matching
+rule) through a plain durable-rules Host, sharded by record type only, with the ratio.
 Load+compile is timed in this process, and for generated packs also in --loads fresh processes
 (median): that is what a starting service pays, with none of the memory this process has
 already touched, and several samples are steadier than one on a noisy machine.
@@ -34,7 +38,7 @@ import packgen
 from durable.engine import Host, MessageNotHandledException
 
 from igengine import Engine
-from igengine.compile import CompiledPack, compile_pack, request_facts
+from igengine.compile import compile_pack, request_facts
 from igengine.request import parse_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,30 +119,39 @@ class _BaselineHost(Host):  # type: ignore[misc]
         return lambda _closure: None
 
 
-def baseline_post(engine: Engine) -> Callable[[dict[str, Any]], Any]:
-    """A raw durable-rules `post` of the same facts to the same shard ruleset (compiled again
-    into a Host of its own, since the engine bypasses Host)."""
+def baseline_assert(engine: Engine) -> Callable[[dict[str, Any]], Any]:
+    """A raw durable-rules `assert_fact` + `retract_fact` of the request's facts, through a
+    Host of its own, into one ruleset per record type holding the same rules (their compiled
+    conditions, with the purpose as one more condition)."""
     compiled = compile_pack(engine.pack)
+    by_record: dict[str, dict[str, Any]] = {}
+    for shard, parts in compiled.rulesets.items():
+        record, purpose = shard.split(".")
+        rules = by_record.setdefault(f"bench.{record}", {})
+        for part in parts:
+            for name, rule in part.items():
+                condition = rule["all"][0]["m"]
+                tests = condition.get("$and", [condition])
+                rules[f"{name}.{purpose}"] = {
+                    "all": [{"m": {"$and": [{"purpose": purpose}, *tests]}}],
+                    "run": name,
+                }
     host = _BaselineHost()
-    host.register_rulesets(
-        {
-            f"bench.{shard}": {name: {**rule, "run": name} for name, rule in rules.items()}
-            for shard, rules in compiled.rulesets.items()
-        }
-    )
-    snapshot = engine._snapshot
+    host.register_rulesets(by_record)
+    sectors = engine._snapshot.sectors
 
-    def post(request: dict[str, Any]) -> None:
+    def assert_and_retract(request: dict[str, Any]) -> None:
         parsed = parse_request(request)
-        shard = CompiledPack.shard(parsed.record_type, parsed.purpose)
-        if shard not in compiled.rulesets:
+        name = f"bench.{parsed.record_type}"
+        if name not in by_record:
             return
-        facts = request_facts(parsed, snapshot.sectors, snapshot.parties)
+        fact = {**request_facts(parsed, sectors), "purpose": parsed.purpose, "sid": "bench"}
         # "No rule applies" is durable-rules' normal answer, not an error.
         with contextlib.suppress(MessageNotHandledException):
-            host.post(f"bench.{shard}", {**facts, "sid": "bench"})
+            host.assert_fact(name, fact)
+        host.retract_fact(name, fact)
 
-    return post
+    return assert_and_retract
 
 
 def report(label: str, samples: list[float], baseline: list[float] | None = None) -> None:
@@ -148,7 +161,7 @@ def report(label: str, samples: list[float], baseline: list[float] | None = None
         f"{1e6 / statistics.mean(samples):10,.0f} decisions/s"
     )
     if baseline:
-        line += f"   x{median / statistics.median(baseline):.2f} of raw post (p50)"
+        line += f"   x{median / statistics.median(baseline):.2f} of raw (p50)"
     print(line)
 
 
@@ -177,10 +190,12 @@ def bench_pack(label: str, directory: Path, count: int, loads: int = 0) -> float
     requests = rule_derived_requests(engine, count, seed=len(engine.pack.rules))
     decisions = [engine.decide(r) for r in requests]
     permits = sum(d.permitted for d in decisions)
-    errors = sum(d.error is not None for d in decisions)
+    errors = [d.error for d in decisions if d.error is not None]
     print(
-        f"{label}: {len(engine.pack.rules):,} rules, load+compile {loaded:.2f} s, "
-        f"{permits / len(decisions):.0%} permits, {errors} errors"
+        f"{label}: {len(engine.pack.rules):,} rules in {len(engine.pack.agreements)} agreements, "
+        f"load+compile {loaded:.2f} s, {permits / len(decisions):.0%} permits, "
+        f"{len(errors)} fail-safe denies in {len(decisions):,} requests"
+        + (f" (first: {errors[0]})" if errors else "")
     )
     if loads:
         fresh = fresh_loads(directory, loads)
@@ -188,9 +203,9 @@ def bench_pack(label: str, directory: Path, count: int, loads: int = 0) -> float
         print(
             f"  load+compile in a fresh process: median {statistics.median(fresh):.2f} s ({runs})"
         )
-    raw = timed(baseline_post(engine), requests)
+    raw = timed(baseline_assert(engine), requests)
     decide = timed(engine.decide, requests)
-    report("raw durable post", raw)
+    report("raw assert+retract", raw)
     report("Engine.decide", decide, raw)
     denies = [r for r, d in zip(requests, decisions, strict=True) if not d.permitted]
     permitted = [r for r, d in zip(requests, decisions, strict=True) if d.permitted]
@@ -239,21 +254,35 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=1_000_000, help="decisions in the soak")
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1_000, 10_000])
     parser.add_argument(
+        "--shapes", nargs="*", default=["sampled", "all-parties", "overlap"], help="packgen shapes"
+    )
+    parser.add_argument(
+        "--agreements", type=int, default=100, help="agreements in the all-parties shapes"
+    )
+    parser.add_argument(
         "--loads", type=int, default=3, help="fresh-process loads per generated pack (0: none)"
     )
     args = parser.parse_args()
     bench_pack("shipped pack", SHIPPED, args.requests)
-    medians: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for size in args.sizes:
-            directory = packgen.write_pack(Path(tmp) / str(size), size)
-            medians[size] = bench_pack(f"generated {size:,}", directory, args.requests, args.loads)
-    if len(medians) > 1:
-        small, large = min(medians), max(medians)
-        print(
-            f"p50 at {large:,} rules is x{medians[large] / medians[small]:.2f} of p50 at "
-            f"{small:,} rules"
-        )
+        for shape in args.shapes:
+            medians: dict[int, float] = {}
+            for size in args.sizes:
+                directory = packgen.write_pack(
+                    Path(tmp) / f"{shape}-{size}",
+                    size,
+                    shape="sampled" if shape == "sampled" else "all-parties",
+                    agreements=args.agreements,
+                    overlap=shape == "overlap",
+                )
+                label = f"{shape} {size:,}"
+                medians[size] = bench_pack(label, directory, args.requests, args.loads)
+            if len(medians) > 1:
+                small, large = min(medians), max(medians)
+                print(
+                    f"{shape}: p50 at {large:,} rules is x{medians[large] / medians[small]:.2f} "
+                    f"of p50 at {small:,} rules"
+                )
     if args.soak:
         print(f"soak: {args.soak:,} decisions on the shipped pack")
         soak(args.soak)

@@ -1,8 +1,15 @@
-"""Generate synthetic policy packs of a given size, as YAML files, for benchmarks.
+"""Generate synthetic policy packs of a given size, as YAML files, for benchmarks and tests.
 
-The packs are realistic in shape: Northgate's organisations plus more of each sector, agreements
-of 100 rules each, rules that mix role, sector and organisation selectors, several records and
-purposes, person conditions and some deny rules with permits that override them.
+Two shapes:
+- "sampled" (the default): 60 organisations, agreements of 100 rules each between 20 of them,
+  rules that mix role, sector and organisation selectors, several records and purposes,
+  person conditions and some deny rules with permits that override them.
+- "all-parties": one organisation per sector, every one a party to every agreement (10 to 200
+  of them), the rules spread evenly over the agreements; each permit names one requester
+  sector, one holder sector, one purpose, one record type and 1 to 3 roles, and the pack has
+  five objection denies. With `overlap`, the rules draw from two sectors, three roles and few
+  person conditions, so one request meets many rules in many agreements at once: the shape
+  a large region's pack takes when an acute trust and a council share dozens of agreements.
 """
 
 from __future__ import annotations
@@ -75,8 +82,21 @@ def rule(
     return spec
 
 
-def write_pack(directory: Path, rule_count: int, seed: int = 7) -> Path:
-    """Write a pack of `rule_count` rules under `directory`; returns the directory."""
+SHAPES = ("sampled", "all-parties")
+
+
+def write_pack(
+    directory: Path,
+    rule_count: int,
+    seed: int = 7,
+    shape: str = "sampled",
+    agreements: int = 100,
+    overlap: bool = False,
+) -> Path:
+    """Write a pack of `rule_count` rules under `directory`; returns the directory.
+    `agreements` and `overlap` apply to the all-parties shape only."""
+    if shape == "all-parties":
+        return write_all_parties(directory, rule_count, agreements, overlap, seed)
     rng = random.Random(seed)
     (directory / "agreements").mkdir(parents=True, exist_ok=True)
     orgs = organisations()
@@ -95,6 +115,98 @@ def write_pack(directory: Path, rule_count: int, seed: int = 7) -> Path:
             "title": f"Synthetic agreement {a}",
             "owner": "bench",
             "parties": parties,
+            "purposes": purposes,
+            "start_date": "2025-01-01",
+            "end_date": "2030-12-31",
+            "review_date": "2027-01-01",
+            "rules": rules,
+        }
+        path = directory / "agreements" / f"agreement-{a:04d}.yaml"
+        path.write_text(yaml.safe_dump(agreement, sort_keys=False))
+    return directory
+
+
+def all_parties_organisations() -> list[dict[str, str]]:
+    return [
+        {
+            "code": f"{sector.value.upper()}1",
+            "name": f"One {sector.label}",
+            "sector": sector.value,
+        }
+        for sector in Sector
+    ]
+
+
+def write_all_parties(
+    directory: Path, rule_count: int, agreements: int, overlap: bool, seed: int = 7
+) -> Path:
+    """The all-parties shape (see the module's docstring)."""
+    rng = random.Random(seed)
+    (directory / "agreements").mkdir(parents=True, exist_ok=True)
+    orgs = all_parties_organisations()
+    (directory / "organisations.yaml").write_text(yaml.safe_dump({"organisations": orgs}))
+    codes = [o["code"] for o in orgs]
+    sectors = [s.value for s in Sector][:2] if overlap else [s.value for s in Sector]
+    roles = [r.value for r in Role][:3] if overlap else [r.value for r in Role]
+    purposes = [p.value for p in Purpose]
+    records = [r.value for r in RecordType][:3] if overlap else [r.value for r in RecordType]
+    denies = [f"objection-{i}" for i in range(5)]
+    per_agreement = [
+        rule_count // agreements + (a < rule_count % agreements) for a in range(agreements)
+    ]
+    written = 0
+    for a, count in enumerate(per_agreement):
+        rules = []
+        for i in range(count):
+            index = written + i
+            if index < len(denies):
+                rules.append(
+                    {
+                        "id": denies[index],
+                        "effect": "deny",
+                        "because": "The person objects.",
+                        "purposes": rng.sample(purposes, 3),
+                        "when": {"objection": True},
+                    }
+                )
+                continue
+            when: dict[str, Any] = {}
+            if rng.random() < (0.2 if overlap else 0.5):
+                when["relationship"] = rng.choice([r.value for r in Relationship])
+            if rng.random() < 0.2:
+                when["consent"] = rng.sample([c.value for c in Consent], rng.randint(1, 2))
+            if rng.random() < 0.1:
+                when["age_under"] = rng.choice([16, 18])
+            elif rng.random() < 0.05:
+                when["age_at_least"] = rng.choice([16, 18])
+            spec: dict[str, Any] = {
+                "id": f"rule-{index}",
+                "effect": "permit",
+                "because": f"Synthetic rule {index}.",
+                "requester": {
+                    "roles": rng.sample(roles, rng.randint(1, 3)),
+                    "sectors": [rng.choice(sectors)],
+                },
+                "holder": {"sectors": [rng.choice(sectors)]},
+                "purposes": [rng.choice(purposes)],
+                "records": [rng.choice(records)],
+                "when": when,
+                "legal_basis": {
+                    "article_6": "6(1)(e)",
+                    "article_9": "9(2)(h)",
+                    "common_law": "implied_consent",
+                },
+                "obligations": ["share_minimum_necessary"],
+            }
+            if rng.random() < 0.1:
+                spec["overrides"] = [f"agreement-0/{rng.choice(denies)}"]
+            rules.append(spec)
+        written += count
+        agreement = {
+            "id": f"agreement-{a}",
+            "title": f"Synthetic agreement {a}",
+            "owner": "bench",
+            "parties": codes,
             "purposes": purposes,
             "start_date": "2025-01-01",
             "end_date": "2030-12-31",

@@ -6,6 +6,9 @@ so a mistake in compilation or in durable-rules shows up as a disagreement.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.request import Request
 
@@ -48,3 +51,34 @@ def matches(pack: PolicyPack, rule: Rule, request: Request) -> bool:
         when.justification_given is None or when.justification_given == request.justified,
     ]
     return all(checks)
+
+
+def combined(
+    pack: PolicyPack, request: Request, on: date, candidates: Sequence[Rule] | None = None
+) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """The effect, the (rule id, role) list and the agreements not in force, read straight from
+    the contract's combining rules: only agreements in force apply; a deny beats a permit
+    unless the permit names it in `overrides`; nothing in force matching means deny.
+    `candidates` (in pack order) may narrow the rules looked at, for speed."""
+    rules = pack.rules if candidates is None else candidates
+    matched = [rule for rule in rules if matches(pack, rule, request)]
+    live = [r for r in matched if r.agreement.start_date <= on <= r.agreement.end_date]
+    live_ids = {r.agreement.id for r in live}
+    not_in_force: list[str] = []
+    for rule in matched:
+        if rule.agreement.id not in live_ids and rule.agreement.id not in not_in_force:
+            not_in_force.append(rule.agreement.id)
+    permits = [r for r in live if r.effect == "permit"]
+    denies = [r for r in live if r.effect == "deny"]
+    for permit in permits:
+        if all(deny.id in permit.overrides for deny in denies):
+            roles = [(permit.id, "decisive")]
+            roles += [(p.id, "informative") for p in permits if p is not permit]
+            roles += [(d.id, "overridden") for d in denies]
+            return "permit", roles, not_in_force
+    if denies:
+        roles = [(denies[0].id, "decisive")]
+        roles += [(d.id, "informative") for d in denies[1:]]
+        roles += [(p.id, "overridden") for p in permits]
+        return "deny", roles, not_in_force
+    return "deny", [], not_in_force
