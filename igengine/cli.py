@@ -166,7 +166,12 @@ def explain(
 def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> None:
     """Print a decision the way a nurse reads it; `obligations` holds the pack's words for
     each obligation code (its own codes as well as the built-in ones)."""
-    if decision.effect is Effect.PERMIT:
+    if decision.what_if:
+        # An answer for another time (--at) permits nothing now, whatever its effect.
+        effect = "PERMITTED" if decision.effect is Effect.PERMIT else "NOT PERMITTED"
+        when = decision.at.date().isoformat()
+        out.print(f"[bold yellow]WHAT-IF[/bold yellow]: {effect} on {when}, not a permission now.")
+    elif decision.effect is Effect.PERMIT:
         out.print("[bold green]PERMITTED[/bold green]: you may share this.")
     else:
         out.print("[bold red]NOT PERMITTED[/bold red]: do not share this.")

@@ -262,3 +262,17 @@ def test_what_if_answers_are_counted_apart_from_permits(client: TestClient) -> N
     text = client.get("/metrics").text
     assert 'igengine_decisions_total{effect="what_if",endpoint="decisions"} 1.0' in text
     assert 'effect="permit",endpoint="decisions"' not in text
+
+
+def test_the_cli_shows_a_what_if_permit_as_no_permission_now() -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("decide", "--role", "social_worker", "--org", "NGCC", "--holder", "RNG"),
+            *("--purpose", "direct_care", "--record", "capacity_assessment", "--care-team"),
+            *("--at", (datetime.now(UTC) - timedelta(days=30)).isoformat()),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "WHAT-IF: PERMITTED on" in result.output
+    assert "you may share this" not in result.output
