@@ -36,8 +36,8 @@ def _printable(text: str) -> str:
 
 # The longest free text kept: a justification needs a few sentences, not a document.
 MAX_TEXT = 2000
-# The longest identifier or organisation code.
-MAX_NAME = 200
+# The longest identifier or organisation code (an OpenID Connect `sub` may be 255 long).
+MAX_NAME = 255
 
 
 # A length limit makes pydantic read the text as Unicode, which also refuses a lone surrogate

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from igengine import Decision, Engine, Request, RequestError
 from igengine.cli import app as cli
-from igengine.request import MAX_DEPTH, MAX_TEXT, parse_json, parse_request
+from igengine.request import MAX_DEPTH, MAX_NAME, MAX_TEXT, parse_json, parse_request
 from service import create_app
 
 CALLER = {"X-API-Key": CALLER_KEY, "Content-Type": "application/json"}
@@ -181,7 +181,7 @@ def test_a_justification_over_the_limit_is_a_422_naming_it(client: TestClient) -
 def test_identifiers_are_bounded(field: str) -> None:
     request = packs.request(subject={"relationship": "care_team"})
     part, name = field.split(".")
-    request[part] = {**request[part], name: "x" * 201}
+    request[part] = {**request[part], name: "x" * (MAX_NAME + 1)}
     with pytest.raises(RequestError) as raised:
         parse_request(request)
     assert field in dict(raised.value.errors)
