@@ -20,7 +20,7 @@ from igengine.decision import Decision
 from igengine.engine import Engine
 from igengine.policy.errors import PolicyError
 from igengine.policy.validate import load_pack
-from igengine.request import RequestError
+from igengine.request import RequestError, parse_json
 from igengine.vocabulary import Effect
 
 app = typer.Typer(
@@ -64,11 +64,9 @@ def _request_from_options(
     at: str | None,
 ) -> dict[str, Any]:
     if file is not None:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text()
-        try:
-            loaded: Any = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RequestError([("request", f"not valid JSON: {exc}")]) from None
+        # Parsed as strictly as the service parses a body: a repeated key is an error.
+        text = sys.stdin.read() if str(file) == "-" else file.read_bytes()
+        loaded: Any = parse_json(text)
         if not isinstance(loaded, dict):
             raise RequestError([("request", "expected a JSON object")])
         return loaded
@@ -168,7 +166,12 @@ def explain(
 def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> None:
     """Print a decision the way a nurse reads it; `obligations` holds the pack's words for
     each obligation code (its own codes as well as the built-in ones)."""
-    if decision.effect is Effect.PERMIT:
+    if decision.what_if:
+        # An answer for another time (--at) permits nothing now, whatever its effect.
+        effect = "PERMITTED" if decision.effect is Effect.PERMIT else "NOT PERMITTED"
+        when = decision.at.date().isoformat()
+        out.print(f"[bold yellow]WHAT-IF[/bold yellow]: {effect} on {when}, not a permission now.")
+    elif decision.effect is Effect.PERMIT:
         out.print("[bold green]PERMITTED[/bold green]: you may share this.")
     else:
         out.print("[bold red]NOT PERMITTED[/bold red]: do not share this.")

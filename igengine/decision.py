@@ -51,10 +51,19 @@ class Decision(BaseModel):
     at: datetime
     assumed: list[str] = []
     not_in_force: list[AgreementRef] = []
+    # True when the request asked about another time (`at`): the answer is for that time and
+    # is not a permission to share now.
+    what_if: bool = False
 
     @property
     def permitted(self) -> bool:
+        """The pack permits the request at the decision's time (`at`)."""
         return self.effect is Effect.PERMIT
+
+    @property
+    def permits_now(self) -> bool:
+        """A permission to share now: permitted, and not a what-if answer for another time."""
+        return self.permitted and not self.what_if
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON shape (plain JSON types only)."""

@@ -91,11 +91,15 @@ class Engine:
         snapshot = self._snapshot
         _check_organisations(parsed, snapshot.pack)
         decision_id = new_decision_id()
-        at = parsed.at or datetime.now(UTC)
+        now = datetime.now(UTC)
+        at = parsed.at or now
         try:
             decision = _decide(snapshot, parsed, at, decision_id)
         except Exception as exc:
             decision = _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
+        # A fail-safe deny answers for no time at all, so only a real answer is marked.
+        if at is not now and decision.error is None and explain.is_what_if(at, now):
+            decision = explain.as_what_if(decision)
         if self._audit is not None:
             try:
                 self._audit.record(parsed, decision)

@@ -8,11 +8,12 @@ changes that would permit the request.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from itertools import combinations
 from typing import Any
 
 from igengine.combine import Outcome
+from igengine.decision import Decision
 from igengine.legal import COMMON_LAW, UK_GDPR, LegalBasis
 from igengine.policy.model import AgreementSpec
 from igengine.policy.pack import PolicyPack, Rule
@@ -186,6 +187,26 @@ def rationale(
     if defaults:
         text += " Assumed because the request did not say: " + "; ".join(defaults) + "."
     return text
+
+
+# How far `at` may be from the server's clock and still be an answer for now (clocks differ).
+WHAT_IF_TOLERANCE = timedelta(minutes=5)
+
+
+def is_what_if(at: datetime, now: datetime) -> bool:
+    """Whether a decision for `at` answers a question about another time than `now`: more
+    than the tolerance away, or on another day (agreements begin and end on dates)."""
+    return abs(at - now) > WHAT_IF_TOLERANCE or at.date() != now.astimezone(at.tzinfo).date()
+
+
+def as_what_if(decision: Decision) -> Decision:
+    """The decision marked as a what-if answer, its rationale saying so first."""
+    when = decision.at.date().isoformat()
+    lead = (
+        f"What-if answer for {when} (the time the request gave), not for now: do not share "
+        "on the strength of it; ask without a time for an answer you can act on. "
+    )
+    return decision.model_copy(update={"what_if": True, "rationale": lead + decision.rationale})
 
 
 def fail_safe_rationale(error: str) -> str:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role, suggest
 
@@ -15,8 +24,32 @@ class RequestError(ValueError):
     """A malformed request. `errors` holds one (field, message) pair per problem."""
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
+        # Messages may quote what was sent; text that cannot be encoded as UTF-8 (a lone
+        # surrogate) would break the answer that reports it, so it is shown escaped.
+        self.errors = [(_printable(field), _printable(message)) for field, message in errors]
+        super().__init__("; ".join(f"{field}: {message}" for field, message in self.errors))
+
+
+def _printable(text: str) -> str:
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# The longest free text kept: a justification needs a few sentences, not a document.
+MAX_TEXT = 2000
+# The longest identifier or organisation code (an OpenID Connect `sub` may be 255 long).
+MAX_NAME = 255
+
+
+# A length limit makes pydantic read the text as Unicode, which also refuses a lone surrogate
+# (JSON's \ud800 escape can carry one): refused here, where the field can be named, rather
+# than when the audit entry cannot be written (a test holds this).
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Name = Annotated[str, Field(max_length=MAX_NAME)]
+Code = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+
+# `at` must fall in this range: earlier or later is a mistake (or `at: 0`), not a question.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class _Strict(BaseModel):
@@ -25,27 +58,28 @@ class _Strict(BaseModel):
 
 class Requester(_Strict):
     role: Role
-    organisation: str = Field(min_length=1)
-    id: str | None = None
+    organisation: Code
+    id: Name | None = None
 
 
 class Holder(_Strict):
-    organisation: str = Field(min_length=1)
+    organisation: Code
 
 
 class Subject(_Strict):
     """What is known about the person. Every field has a default the rationale names if assumed."""
 
-    id: str | None = None
+    # Facts are JSON's own types: "no", "f", 0 or "17" are refused, not guessed at.
+    id: Name | None = None
     relationship: Relationship = Relationship.NONE
-    objection: bool = False
+    objection: StrictBool = False
     consent: Consent = Consent.NONE
-    national_data_opt_out: bool = False
+    national_data_opt_out: StrictBool = False
     has_capacity: Capacity = Capacity.UNKNOWN
-    risk_of_serious_harm: bool = False
-    age: int | None = Field(default=None, ge=0, le=130)
-    s251_support: bool = False
-    anonymised: bool = False
+    risk_of_serious_harm: StrictBool = False
+    age: StrictInt | None = Field(default=None, ge=0, le=130)
+    s251_support: StrictBool = False
+    anonymised: StrictBool = False
 
     @field_validator("has_capacity", mode="before")
     @classmethod
@@ -62,8 +96,14 @@ class Request(_Strict):
     purpose: Purpose
     record_type: RecordType
     subject: Subject = Subject()
-    justification: str | None = None
+    justification: Text | None = None
+    # A time other than now asks a what-if question; the decision says so (see Engine.decide).
     at: datetime | None = None
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _iso_time(cls, value: Any) -> Any:
+        return value if value is None else _time(value)
 
     @property
     def justified(self) -> bool:
@@ -81,6 +121,98 @@ SUBJECT_DEFAULT_WORDS: dict[str, str] = {
     "s251_support": "no section 251 support",
     "anonymised": "the information is identifiable",
 }
+
+
+# Deeper than any request goes (the AuthZEN shape has three levels); refused before anything
+# recurses over it.
+MAX_DEPTH = 32
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key is a request that says two things; plain JSON keeps the last silently.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_once_each)
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """A request's JSON text, parsed once; RequestError for text that is not JSON, a key given
+    twice in one object, or nesting deeper than MAX_DEPTH."""
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+        value = _DECODER.decode(text)
+    except UnicodeDecodeError:
+        raise RequestError([("request", "is not valid JSON (not UTF-8)")]) from None
+    except json.JSONDecodeError as exc:
+        raise RequestError([("request", f"is not valid JSON ({exc.msg})")]) from None
+    except _RepeatedKey as exc:
+        raise RequestError(
+            [("request", f"the key '{exc.key}' appears twice in one object; send it once")]
+        ) from None
+    except RecursionError:
+        raise _too_deep() from None
+    # Counting brackets is quick; only a body with many (no real request) is walked.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise _too_deep()
+    return value
+
+
+def _too_deep() -> RequestError:
+    return RequestError(
+        [("request", f"is nested more than {MAX_DEPTH} levels deep; no request needs that")]
+    )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and lists nest more than `limit` levels (without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend(
+            (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+        )
+    return False
+
+
+def _time(value: Any) -> datetime:
+    """An ISO-8601 time between EARLIEST and LATEST; a time without an offset is UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"'{_printable(value[:40])}' is not an ISO-8601 time; "
+                "write e.g. 2026-06-01T09:00:00Z"
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValueError(
+            "must be an ISO-8601 time as a string, e.g. 2026-06-01T09:00:00Z "
+            f"(a {type(value).__name__} is not read as a time)"
+        )
+    when = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST <= when < LATEST:
+        raise ValueError(
+            f"{when.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}; "
+            "give the time the sharing would happen"
+        )
+    return when
 
 
 def parse_request(data: Request | dict[str, Any]) -> Request:
@@ -109,4 +241,24 @@ def _describe(err: Any) -> tuple[str, str]:
         return field, "is required"
     if kind == "extra_forbidden":
         return field, "is not a field of the request"
+    if kind == "bool_type":
+        return field, f"must be JSON true or false, not {_sent(value)}"
+    if kind == "int_type":
+        return field, f"must be a JSON integer, not {_sent(value)}"
+    if kind == "string_too_long":
+        limit = err["ctx"]["max_length"]
+        return field, f"is {len(value)} characters long; at most {limit} are accepted"
+    if kind == "string_unicode":
+        return field, "is not valid Unicode text (it has a lone surrogate); send UTF-8 text"
+    if kind == "value_error":
+        return field, str(err["ctx"]["error"])
     return field, str(err["msg"])
+
+
+def _sent(value: Any) -> str:
+    """What the caller sent, in JSON terms, for a message (long text cut short)."""
+    if isinstance(value, str):
+        return f"the string {json.dumps(value[:40])}"
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    return json.dumps(value)

@@ -108,7 +108,8 @@ def authzen_errors(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def to_response(decision: Decision) -> dict[str, Any]:
-    """`decision` is the boolean AuthZEN callers act on; `context` carries the explanation."""
+    """`decision` is the boolean AuthZEN callers act on, so a what-if permit (for another
+    time) is false; `context` carries the explanation, with `effect` and `what_if`."""
     context = decision.to_dict()
     context["reason_user"] = {"en": decision.rationale}
-    return {"decision": decision.permitted, "context": context}
+    return {"decision": decision.permits_now, "context": context}

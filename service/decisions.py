@@ -186,5 +186,7 @@ async def decide(
     decision = engine.decide(body)
     recorded = await watch.durable(decision.decision_id) if watch is not None else None
     metrics.latency.observe(time.perf_counter() - started)
-    metrics.decisions.labels(effect=decision.effect.value, endpoint=endpoint).inc()
+    # A what-if answer (for another time) is counted apart: it permits nothing now.
+    effect = "what_if" if decision.what_if else decision.effect.value
+    metrics.decisions.labels(effect=effect, endpoint=endpoint).inc()
     return Decided(decision, recorded)

@@ -10,7 +10,6 @@ request body's size is limited (413 over 1 MiB).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +18,6 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from igengine import RequestError
 from service import api
 from service.auth import Principal
 from service.state import state_of
@@ -65,7 +63,9 @@ class DecisionLane:
         request = HttpRequest(scope, receive)
         try:
             principal = state_of(request).authenticate(request)
-            response = await handler(request, principal, json_body(await _limited_body(request)))
+            response = await handler(
+                request, principal, api.json_body(await _limited_body(request))
+            )
         except BodyTooLarge:
             response = _too_large()
         except Exception as exc:
@@ -101,17 +101,6 @@ def _too_large() -> Response:
         },
         status_code=413,
     )
-
-
-def json_body(raw: bytes) -> Any:
-    """The parsed body, or RequestError worded like the framework's own body errors."""
-    if not raw:
-        raise RequestError([("request", "is required (send a JSON object)")])
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise RequestError([("request", f"is not valid JSON ({detail})")]) from None
 
 
 async def _handled(request: HttpRequest, exc: Exception) -> Response:

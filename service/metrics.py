@@ -25,7 +25,7 @@ class Metrics:
         self._registry = target
         self.decisions = Counter(
             "igengine_decisions",
-            "Decisions returned, by effect (permit or deny).",
+            "Decisions returned, by effect (permit, deny, what_if: an answer for another time).",
             ["effect", "endpoint"],
             registry=target,
         )

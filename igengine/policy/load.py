@@ -67,13 +67,39 @@ def load_directory(root: Path) -> LoadedFiles:
         result.issues.append(
             PolicyIssue(str(root), 0, "(pack)", "no .yaml policy files found in this directory")
         )
+    inside = root.resolve()
     for path in files:
-        raw = path.read_bytes()
         relative = path.relative_to(root).as_posix()
+        display = f"{root.name}/{relative}"
+        raw = _read_inside(path, inside, display, result.issues)
+        if raw is None:
+            continue
         digest.update(relative.encode() + b"\0" + raw + b"\0")
-        _load_file(raw.decode("utf-8", errors="replace"), f"{root.name}/{relative}", result)
+        _load_file(raw.decode("utf-8", errors="replace"), display, result)
     result.version = "sha256:" + digest.hexdigest()
     return result
+
+
+def _read_inside(path: Path, inside: Path, display: str, issues: list[PolicyIssue]) -> bytes | None:
+    """The file's bytes, or None with an issue: a link that leads out of the pack is refused
+    unread (a pack is what its directory holds, and the target's content must not reach an
+    error message), and so is a file that cannot be read."""
+    if not path.resolve().is_relative_to(inside):
+        issues.append(
+            PolicyIssue(
+                display,
+                1,
+                "(file)",
+                "is a link to a file outside the pack directory, which is not read; "
+                "copy the file into the pack instead",
+            )
+        )
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        issues.append(PolicyIssue(display, 1, "(file)", f"cannot be read: {exc.strerror}"))
+        return None
 
 
 def _load_file(text: str, display: str, into: LoadedFiles) -> None:

@@ -44,8 +44,9 @@ def load_with_lines(text: str, depth: int | None = None) -> tuple[Any, dict[Path
     # The C parser (when PyYAML has libyaml) is several times faster on large packs. Values are
     # built straight from its events, which is about twice as fast as composing a node tree
     # first; the rare file with anchors, aliases or complex keys takes the node-tree path.
-    loader = _Loader(text)
+    loader: Any = None
     try:
+        loader = _Loader(text)
         lines: dict[Path, int] = {}
         try:
             data = _document(loader, lines, _UNLIMITED if depth is None else depth)
@@ -59,9 +60,24 @@ def load_with_lines(text: str, depth: int | None = None) -> tuple[Any, dict[Path
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise YamlProblem(line, f"not valid YAML: {exc.problem or exc}") from None
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable(text, exc) from None
+    except RecursionError:
+        raise YamlProblem(1, "not valid YAML: values are nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
+
+
+def _unreadable(text: str, exc: yaml.reader.ReaderError) -> YamlProblem:
+    """A character YAML does not allow (a control character), at its line."""
+    line = text.count("\n", 0, exc.position) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return YamlProblem(
+        line,
+        f"not valid YAML: {exc.reason} (character U+{code:04X} here); remove it",
+    )
 
 
 class _NeedsNodes(Exception):
@@ -137,10 +153,70 @@ def _scalar(loader: Any, event: Any) -> Any:
     if tag == _STR:
         return value
     node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node)
 
 
-def _convert(loader: Any, node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
+def _construct(loader: Any, node: yaml.Node) -> Any:
+    """A typed scalar (date, number, ...); one that looks typed but is not valid, such as the
+    date 2026-13-45, is a problem at its line, not an exception from deep inside PyYAML."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        raise YamlProblem(_line(node), f"'{node.value}' cannot be read: {exc}") from None
+
+
+# Aliases (`*name`) a file may use, and the values they may repeat in all: a policy file
+# rarely needs any, and unbounded ones expand exponentially (an alias bomb took gigabytes).
+MAX_ALIASES = 100
+MAX_COPIED_VALUES = 10_000
+
+
+class _Copies:
+    """What the aliases of one file have repeated so far (see MAX_ALIASES)."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.aliases = 0
+        self.values = 0
+        # The line of the alias being copied.
+        self.line = 1
+
+    def visit(self, node: yaml.Node, inside_copy: bool, where: Callable[[], int]) -> bool:
+        """Note a node about to be converted; True if it is a copy made by an alias. The
+        composer gives an alias the very node its anchor names, so a node seen before is one.
+        `where` gives the line of an alias (the node's own line is its anchor's)."""
+        if id(node) not in self.seen:
+            self.seen.add(id(node))
+            return inside_copy
+        if not inside_copy:
+            self.aliases += 1
+            self.line = where()
+            if self.aliases > MAX_ALIASES:
+                raise YamlProblem(
+                    self.line,
+                    f"more than {MAX_ALIASES} aliases (*name) in one file; write the values out",
+                )
+        self.values += 1
+        if self.values > MAX_COPIED_VALUES:
+            raise YamlProblem(
+                self.line,
+                f"aliases (*name) repeat more than {MAX_COPIED_VALUES} values in this file; "
+                "write the values out",
+            )
+        return True
+
+
+def _convert(
+    loader: Any,
+    node: yaml.Node,
+    path: Path,
+    lines: dict[Path, int],
+    copies: _Copies | None = None,
+    inside_copy: bool = False,
+) -> Any:
+    if copies is None:
+        copies = _Copies()
+    inside_copy = copies.visit(node, inside_copy, lambda: line_of(lines, path))
     lines.setdefault(path, _line(node))
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -150,19 +226,20 @@ def _convert(loader: Any, node: yaml.Node, path: Path, lines: dict[Path, int]) -
                     _line(key_node),
                     "a key must be a plain name followed by a colon, such as `id:`",
                 )
-            key = key_node.value if key_node.tag == _STR else loader.construct_object(key_node)
+            key = key_node.value if key_node.tag == _STR else _construct(loader, key_node)
             if key in result:
                 raise _twice(key, key_node)
             lines[(*path, key)] = _line(key_node)
-            result[key] = _convert(loader, value_node, (*path, key), lines)
+            result[key] = _convert(loader, value_node, (*path, key), lines, copies, inside_copy)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(loader, item, (*path, index), lines) for index, item in enumerate(node.value)
+            _convert(loader, item, (*path, index), lines, copies, inside_copy)
+            for index, item in enumerate(node.value)
         ]
     if node.tag == _STR:
         return node.value
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node)
 
 
 def _twice(key: Any, where: yaml.Node | yaml.Event) -> YamlProblem:
