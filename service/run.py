@@ -81,6 +81,8 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         # Per-request access lines cost more than a decision; the audit trail is the record.
         access_log=False,
         server_header=False,
+        # httptools, plus a bound on header size and deadlines for slow requests.
+        http="service.protocol:GuardedHttpToolsProtocol",
     )
 
 

@@ -45,6 +45,10 @@ class Settings:
     session_secret: str = ""
     # Set Secure on the page's cookie (turn on behind HTTPS).
     secure_cookies: bool = False
+    # Seconds a request may take to send its headers (counted from its first byte, or from
+    # connecting), and then its body; a slower one is answered 408 and its connection closed.
+    header_timeout: int = 10
+    body_timeout: int = 30
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
