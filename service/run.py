@@ -25,6 +25,7 @@ import uvicorn
 from igengine.audit.writer import READY
 from igengine.policy.validate import load_pack
 from service.auth import Access, KeyStore, digest, key_entry, new_key
+from service.reload import ReloadCoordinator
 from service.settings import Settings, SettingsError
 
 
@@ -56,6 +57,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: 
         if settings.audit_url is not None:
             writer = stack.enter_context(AuditWriter.started(settings))
             settings = settings.with_changes(audit_writer=writer.path)
+        # Policy reloads go through here, so that they reach every worker.
+        coordinator = stack.enter_context(ReloadCoordinator.started())
+        settings = settings.with_changes(reload_socket=coordinator.path)
         _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level)
 
 

@@ -32,6 +32,9 @@ class Settings:
     # The Unix socket of the audit writer process that `igengine serve` starts: when set,
     # workers send their entries there instead of appending to the store themselves.
     audit_writer: Path | None = None
+    # The Unix socket of `igengine serve`'s reload coordinator (service/reload.py): when set,
+    # a policy reload reaches every worker before it is answered.
+    reload_socket: Path | None = None
     # API keys file (TOML, hashed keys). Without one, `serve` makes a one-off admin key.
     keys_file: Path | None = None
     # SHA-256 hex digests of extra admin keys, e.g. the one-off key `serve` prints.
@@ -86,13 +89,22 @@ class Settings:
 _OPTIONAL = {
     "audit_url",
     "audit_writer",
+    "reload_socket",
     "signing_key",
     "keys_file",
     "jwt_public_key",
     "jwt_issuer",
     "jwt_audience",
 }
-_PATHS = {"policies", "hmac_key", "signing_key", "keys_file", "jwt_public_key", "audit_writer"}
+_PATHS = {
+    "policies",
+    "hmac_key",
+    "signing_key",
+    "keys_file",
+    "jwt_public_key",
+    "audit_writer",
+    "reload_socket",
+}
 
 
 def _parse(name: str, raw: str, default: object) -> object:
