@@ -56,7 +56,7 @@ def create_app(
         watch=watch,
         keys=keys,
         verifier=verifier,
-        sessions=Sessions(settings.session_secret),
+        sessions=Sessions(settings.session_secret, settings.session_store),
         metrics=metrics,
     )
 

@@ -60,7 +60,21 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: 
         # Policy reloads go through here, so that they reach every worker.
         coordinator = stack.enter_context(ReloadCoordinator.started())
         settings = settings.with_changes(reload_socket=coordinator.path)
+        if settings.session_store is None:
+            # The page's sessions, shared by every worker and ended with this run.
+            folder = stack.enter_context(_private_folder("igengine-sessions-"))
+            settings = settings.with_changes(session_store=folder / "sessions.db")
         _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level)
+
+
+@contextmanager
+def _private_folder(prefix: str) -> Iterator[Path]:
+    # mkdtemp makes it readable by this user only.
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:

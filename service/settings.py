@@ -44,8 +44,11 @@ class Settings:
     jwt_audience: str | None = None
     # When true, the requester's role and organisation must come from a verified token.
     jwt_required: bool = False
-    # Signs the page's session cookies; all workers of one service must share it.
+    # Signs the page's form tokens; all workers of one service must share it.
     session_secret: str = ""
+    # The page's session store (SQLite) that all workers share; `serve` makes one per run.
+    # None keeps sessions in the memory of one process.
+    session_store: Path | None = None
     # Set Secure on the page's cookie (turn on behind HTTPS).
     secure_cookies: bool = False
     # Seconds a request may take to send its headers (counted from its first byte, or from
@@ -90,6 +93,7 @@ _OPTIONAL = {
     "audit_url",
     "audit_writer",
     "reload_socket",
+    "session_store",
     "signing_key",
     "keys_file",
     "jwt_public_key",
@@ -104,6 +108,7 @@ _PATHS = {
     "jwt_public_key",
     "audit_writer",
     "reload_socket",
+    "session_store",
 }
 
 

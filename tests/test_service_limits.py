@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_support import CALLER_KEY, FakeTrail, running_service, settings
+from service_support import CALLER_KEY, FakeTrail, running_service, settings, sign_in
 
 from service import create_app
 
@@ -40,7 +40,7 @@ def test_a_chunked_body_over_the_limit_is_refused_on_every_route(
 ) -> None:
     client = TestClient(create_app(settings(tmp_path), trail=FakeTrail()))
     if path == "/":  # the page reads its form only for a signed-in user
-        client.post("/login", data={"key": CALLER_KEY}, follow_redirects=False)
+        sign_in(client)
     response = client.post(path, content=_chunks(2 * MIB), headers=headers)
     assert response.status_code == 413, response.text
     assert "the request body is over" in response.json()["error"]
