@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Request as HttpRequest
 from fastapi import Response
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from igengine import RequestError
@@ -73,6 +74,8 @@ class DecisionLane:
             response = await handler(request, principal, json_body(await limited_body(request)))
         except BodyTooLarge:
             response = _too_large()
+        except ClientDisconnect:
+            return  # gone before its body arrived (or timed out): nobody to answer
         except Exception as exc:
             response = await _handled(request, exc)
         await response(scope, receive, send)
@@ -100,6 +103,8 @@ async def _limited_app(app: ASGIApp, scope: Scope, receive: Receive, send: Send)
 
     try:
         await app(scope, limited_receive, watched_send)
+    except ClientDisconnect:
+        return  # gone before its body arrived (or timed out): nobody to answer
     except BodyTooLarge as exc:
         if answering:
             raise

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from service_support import CALLER_KEY, FakeTrail, running_service, settings, sign_in
@@ -85,7 +86,7 @@ def _connect(base: str) -> socket.socket:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     configured = settings(tmp_path, header_timeout=1, body_timeout=1)
-    with running_service(configured) as (base, _):
+    with running_service(configured, log=tmp_path / "service.log") as (base, _):
         yield base
 
 
@@ -106,15 +107,20 @@ def test_headers_sent_slowly_are_timed_out(server: str) -> None:
     assert answer.startswith(b"HTTP/1.1 408 ")
 
 
-def test_a_body_sent_slowly_is_timed_out(server: str) -> None:
+@pytest.mark.parametrize("path", [b"/login", b"/v1/decisions"])
+def test_a_body_sent_slowly_is_timed_out(server: str, path: bytes, tmp_path: Path) -> None:
     with _connect(server) as sock:
         sock.sendall(
-            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+            b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nX-API-Key: " + CALLER_KEY.encode()
+            + b"\r\nContent-Type: application/x-www-form-urlencoded"
             b"\r\nContent-Length: 1000\r\n\r\nkey="
-        )
+        )  # fmt: skip
         _dribble(sock, b"a", 0.2, 10)
         answer = _read_all(sock, 10)
     assert answer.startswith(b"HTTP/1.1 408 ")
+    # The handler left waiting for the rest of the body stops quietly.
+    assert httpx.get(server + "/healthz", trust_env=False).status_code == 200
+    assert "Traceback" not in (tmp_path / "service.log").read_text()
 
 
 def test_a_connection_that_sends_nothing_is_closed(server: str) -> None:
