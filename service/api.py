@@ -9,12 +9,13 @@ from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from igengine import PolicyError, RequestError
+from igengine import RequestError
 from igengine.policy.pack import PolicyPack
 from igengine.request import parse_json
-from service import authzen, heap
+from service import authzen
 from service.auth import Access, Principal
 from service.metrics import CONTENT_TYPE
+from service.reload import reload_everywhere
 from service.state import state_of
 
 router = APIRouter()
@@ -123,27 +124,36 @@ def describe_pack(pack: PolicyPack) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/policies/reload", summary="Reload the policy pack (admin)")
+@router.post("/v1/policies/reload", summary="Reload the policy pack in every worker (admin)")
 async def reload(request: HttpRequest) -> Response:
     state = state_of(request)
     state.authenticate(request, Access.ADMIN)
     previous = state.engine.pack.version
-    try:
-        version = await run_in_threadpool(state.engine.reload)
-    except PolicyError as exc:
+    outcome = await reload_everywhere(state)
+    if outcome.problems is not None:
         state.metrics.reloads.labels(result="failed").inc()
         body = {
             "error": "the policy pack has problems, so it was not loaded; the previous pack "
             "is still in use",
-            "policy_version": previous,
-            "problems": [str(issue) for issue in exc.issues],
+            "policy_version": outcome.version,
+            "problems": outcome.problems,
         }
         return JSONResponse(body, status_code=422)
+    if outcome.error is not None:
+        state.metrics.reloads.labels(result="failed").inc()
+        body = {
+            "error": f"the policies were not reloaded: {outcome.error}",
+            "policy_version": outcome.version,
+        }
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     state.metrics.reloads.labels(result="ok").inc()
-    state.metrics.rules_loaded.set(len(state.engine.pack.rules))
-    heap.settle()
     return JSONResponse(
-        {"policy_version": version, "previous_version": previous, "changed": version != previous}
+        {
+            "policy_version": outcome.version,
+            "previous_version": previous,
+            "changed": outcome.version != previous,
+            "workers": outcome.changed_workers,
+        }
     )
 
 

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from igengine import Engine, RequestError
-from service import api, heap, page
+from service import api, heap, page, reload
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.decisions import Trail, WatchedTrail, Withheld
 from service.lane import DecisionLane
@@ -56,14 +56,19 @@ def create_app(
         watch=watch,
         keys=keys,
         verifier=verifier,
-        sessions=Sessions(settings.session_secret),
+        sessions=Sessions(settings.session_secret, settings.session_store),
         metrics=metrics,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         heap.settle()
+        # Under `igengine serve`, join the other workers before serving, so that every
+        # policy reload reaches this one too.
+        following = await reload.joined_coordinator(state)
         yield
+        if following is not None:
+            following.cancel()
         if state.trail is not None:
             # Closing writes the final signed checkpoint.
             state.trail.close()

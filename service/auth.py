@@ -3,17 +3,18 @@
 Calling systems present `X-API-Key`. A verified bearer JWT (`Authorization: Bearer ...`)
 signed by the configured issuer key says who the requester is: its `role` and `organisation`
 claims replace whatever the request body claims, so a caller cannot give itself a role.
-The page logs in once with a key and then holds a signed, HttpOnly session cookie.
+The page signs in once with a key and then holds an HttpOnly cookie naming a server-side
+session.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import re
 import secrets
+import sqlite3
+import threading
 import time
 import tomllib
 from dataclasses import dataclass
@@ -194,41 +195,81 @@ class TokenVerifier:
 
 
 class Sessions:
-    """Signed page-session cookies naming the key that logged in; re-checked on every use,
-    so removing a key from the keys file ends its sessions."""
+    """Page sessions, kept on the server: the cookie holds only a random session id, and the
+    store (a small SQLite file all of `serve`'s workers share, or memory in one process)
+    holds which key it belongs to and until when. So signing out ends the session for every
+    worker, the key's digest never leaves the server, and removing a key from the keys file
+    ends its sessions (the key is looked up again on every use).
+
+    The store lives as long as the running service; a restart signs everyone out."""
 
     LIFETIME = 8 * 3600  # one shift
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, store: Path | None = None) -> None:
         # An empty secret means one process that made its own (see create_app).
         self._secret = (secret or secrets.token_hex(32)).encode()
+        # One connection for the process, used from the event loop and test threads alike.
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            str(store) if store is not None else ":memory:",
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=10.0,
+        )
+        with self._lock:
+            # Losing sessions in a crash only means signing in again: no fsync needed.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS sessions "
+                "(id TEXT PRIMARY KEY, key_digest TEXT NOT NULL, expires INTEGER NOT NULL)"
+            )
 
     def issue(self, key: ApiKey, *, now: float | None = None) -> str:
-        expires = int((now if now is not None else time.time()) + self.LIFETIME)
-        payload = json.dumps({"k": key.digest, "e": expires}, separators=(",", ":")).encode()
-        body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-        return f"{body}.{self._sign(body)}"
+        """A new session for `key`; returns the cookie value (a random id)."""
+        at = now if now is not None else time.time()
+        cookie = secrets.token_urlsafe(32)
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE expires < ?", (int(at),))
+            self._db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?)",
+                (_session_id(cookie), key.digest, int(at + self.LIFETIME)),
+            )
+        return cookie
 
     def read(
         self, cookie: str | None, keys: KeyStore, *, now: float | None = None
     ) -> ApiKey | None:
-        if not cookie or "." not in cookie:
+        """The key a live session belongs to; None if there is no such session (never made,
+        ended, expired) or its key is no longer accepted."""
+        if not cookie:
             return None
-        body, signature = cookie.rsplit(".", 1)
-        if not hmac.compare_digest(signature, self._sign(body)):
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key_digest, expires FROM sessions WHERE id = ?", (_session_id(cookie),)
+            ).fetchone()
+        if row is None or row[1] < (now if now is not None else time.time()):
             return None
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            key_digest, expires = str(payload["k"]), int(payload["e"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        if expires < (now if now is not None else time.time()):
-            return None
-        return keys.by_digest(key_digest)
+        return keys.by_digest(str(row[0]))
+
+    def revoke(self, cookie: str) -> None:
+        """End a session everywhere."""
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (_session_id(cookie),))
 
     def csrf_token(self, cookie: str) -> str:
         """A token bound to one session, for the page's forms."""
         return self._sign("csrf:" + cookie)
 
+    def login_token(self, nonce: str) -> str:
+        """The sign-in form's token, bound to a random value the browser holds in a cookie:
+        another site can neither read that cookie nor make the browser send it (SameSite)."""
+        return self._sign("login:" + nonce)
+
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _session_id(cookie: str) -> str:
+    # Stored hashed, so the store's file holds nothing that works as a cookie.
+    return hashlib.sha256(cookie.encode()).hexdigest()

@@ -5,7 +5,8 @@ a decision itself (bench/service.py measures it), so this ASGI middleware answer
 `POST /v1/decisions` and `POST /access/v1/evaluation` with the very same handler functions
 the FastAPI routes use, minus that machinery. Errors go to the app's own exception handlers,
 so status codes and bodies are identical either way (tests run both). It is also where every
-request body's size is limited (413 over 1 MiB).
+request body's size is limited on every route, before authentication (413 over 1 MiB, whether
+the body declares its length or comes in chunks).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from fastapi import Request as HttpRequest
 from fastapi import Response
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import api
 from service.auth import Principal
@@ -36,7 +38,11 @@ MAX_BODY_BYTES = 1 << 20
 
 
 class BodyTooLarge(Exception):
-    """A request body over MAX_BODY_BYTES (answered 413)."""
+    """A request body over MAX_BODY_BYTES, or a smaller limit of one route (answered 413)."""
+
+    def __init__(self, limit: int = MAX_BODY_BYTES) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 class DecisionLane:
@@ -58,19 +64,49 @@ class DecisionLane:
             return
         handler = _HANDLERS.get(scope["path"]) if self.answer else None
         if handler is None or scope["method"] != "POST":
-            await self.app(scope, receive, send)
+            await _limited_app(self.app, scope, receive, send)
             return
         request = HttpRequest(scope, receive)
         try:
             principal = state_of(request).authenticate(request)
-            response = await handler(
-                request, principal, api.json_body(await _limited_body(request))
-            )
+            response = await handler(request, principal, api.json_body(await limited_body(request)))
         except BodyTooLarge:
             response = _too_large()
+        except ClientDisconnect:
+            return  # gone before its body arrived (or timed out): nobody to answer
         except Exception as exc:
             response = await _handled(request, exc)
         await response(scope, receive, send)
+
+
+async def _limited_app(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run `app` with its body cut off past MAX_BODY_BYTES, answering 413 instead: a body
+    sent in chunks declares no length, and a route reading it whole must not get it all."""
+    received = 0
+    answering = False
+
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+        return message
+
+    async def watched_send(message: Message) -> None:
+        nonlocal answering
+        answering = answering or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, limited_receive, watched_send)
+    except ClientDisconnect:
+        return  # gone before its body arrived (or timed out): nobody to answer
+    except BodyTooLarge as exc:
+        if answering:
+            raise
+        await _too_large(exc.limit)(scope, receive, send)
 
 
 def _declared_length(scope: Scope) -> int:
@@ -80,25 +116,23 @@ def _declared_length(scope: Scope) -> int:
     return 0
 
 
-async def _limited_body(request: HttpRequest) -> bytes:
-    """The body, read in pieces and abandoned past MAX_BODY_BYTES (a body sent in chunks
-    declares no length)."""
+async def limited_body(request: HttpRequest, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, read in pieces and abandoned past `limit` (a body sent in chunks declares
+    no length)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge
+        if size > limit:
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large() -> Response:
+def _too_large(limit: int = MAX_BODY_BYTES) -> Response:
+    size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
     return JSONResponse(
-        {
-            "error": f"the request body is over {MAX_BODY_BYTES >> 20} MiB; a sharing request "
-            "is a few hundred bytes"
-        },
+        {"error": f"the request body is over {size}; a sharing request is a few hundred bytes"},
         status_code=413,
     )
 

@@ -1,14 +1,16 @@
 """The frontline page: sign in once with an access key, then ask and read the answer.
 
-Plain form posts, no JavaScript needed. The session is a signed HttpOnly, SameSite=Strict
-cookie, and every form carries a token bound to it, so another site cannot post answers.
+Plain form posts, no JavaScript needed. The session is kept on the server and named by an
+HttpOnly, SameSite=Strict cookie; every form (sign-in and sign-out too) carries a token bound
+to a cookie and the browser's Origin is checked, so another site cannot post to the page.
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Response
 from fastapi import Request as HttpRequest
@@ -19,11 +21,14 @@ from igengine.request import parse_request
 from service import questions, render
 from service.auth import Principal
 from service.decisions import Withheld
+from service.lane import limited_body
 from service.state import ServiceState, state_of
 
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "igengine_session"
+# Holds the random value the sign-in form's token is bound to (before there is a session).
+LOGIN_COOKIE = "igengine_login"
 _MAX_FORM = 16 * 1024
 _CSS = (Path(__file__).parent / "static" / "page.css").read_bytes()
 _HEADERS = {
@@ -45,37 +50,90 @@ async def stylesheet() -> Response:
 
 
 @router.get("/login")
-async def login_form() -> HTMLResponse:
-    return _html(render.login())
+async def login_form(request: HttpRequest) -> Response:
+    state = state_of(request)
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    return _login_page(state, nonce)
+
+
+def _login_page(state: ServiceState, nonce: str, error: str = "", status: int = 200) -> Response:
+    """The sign-in form, its token bound to the pre-session cookie it (re)sets."""
+    response = _html(render.login(error, csrf=state.sessions.login_token(nonce)), status)
+    _set_cookie(response, state, LOGIN_COOKIE, nonce)
+    return response
+
+
+def _set_cookie(response: Response, state: ServiceState, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=state.sessions.LIFETIME,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.secure_cookies,
+    )
 
 
 @router.post("/login")
 async def login(request: HttpRequest) -> Response:
     state = state_of(request)
     form = await _form(request)
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if (
+        not _same_origin(request)
+        or not nonce
+        or not hmac.compare_digest(form.get("csrf", ""), state.sessions.login_token(nonce))
+    ):
+        # Another site's form, or a stale one: sign-in must come from this page.
+        state.metrics.rejected.labels(status="403").inc()
+        fresh = secrets.token_urlsafe(32)
+        return _login_page(state, fresh, "This form was out of date. Please sign in again.", 403)
     key = state.keys.authenticate(form.get("key", "")) if form.get("key") else None
     if key is None:
         state.metrics.rejected.labels(status="401").inc()
-        return _html(
-            render.login("That access key is not recognised. Check it and try again."), 401
+        return _login_page(
+            state, nonce, "That access key is not recognised. Check it and try again.", 401
         )
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        state.sessions.issue(key),
-        max_age=state.sessions.LIFETIME,
-        httponly=True,
-        samesite="strict",
-        secure=state.settings.secure_cookies,
-    )
+    _set_cookie(response, state, COOKIE, state.sessions.issue(key))
     return response
 
 
 @router.post("/logout")
 async def logout(request: HttpRequest) -> Response:
+    state = state_of(request)
+    cookie = request.cookies.get(COOKIE)
+    if cookie is not None and state.sessions.read(cookie, state.keys) is not None:
+        csrf = state.sessions.csrf_token(cookie)
+        form = await _form(request)
+        if not _same_origin(request) or not hmac.compare_digest(form.get("csrf", ""), csrf):
+            return _out_of_date(csrf)
+    if cookie is not None:
+        # Ended on the server, so the cookie is worthless even if a copy of it survives.
+        state.sessions.revoke(cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
+
+
+def _same_origin(request: HttpRequest) -> bool:
+    """False when the browser says the form came from another site. Browsers send Origin
+    with every form post; its absence (older clients) leaves the decision to the token."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _out_of_date(csrf: str) -> Response:
+    return _html(
+        render.problem_page(
+            "Please try again",
+            "This form was out of date. Go back, and send it again.",
+            csrf=csrf,
+        ),
+        403,
+    )
 
 
 @router.get("/")
@@ -96,15 +154,8 @@ async def ask(request: HttpRequest) -> Response:
         return RedirectResponse("/login", status_code=303)
     csrf = state.sessions.csrf_token(cookie)
     form = await _form(request)
-    if not hmac.compare_digest(form.get("csrf", ""), csrf):
-        return _html(
-            render.problem_page(
-                "Please try again",
-                "This form was out of date. Go back, and send it again.",
-                csrf=csrf,
-            ),
-            403,
-        )
+    if not _same_origin(request) or not hmac.compare_digest(form.get("csrf", ""), csrf):
+        return _out_of_date(csrf)
     return await _answer(state, form, Principal(name=key.name, access=key.access), csrf)
 
 
@@ -149,9 +200,8 @@ def _shape_problems(request: dict[str, object]) -> list[tuple[str, str]]:
 
 
 async def _form(request: HttpRequest) -> dict[str, str]:
-    """A url-encoded form body (first value of each field); bounded in size."""
-    body = await request.body()
-    if len(body) > _MAX_FORM:
-        return {}
+    """A url-encoded form body (first value of each field). Raises BodyTooLarge (answered
+    413 by the DecisionLane middleware) past _MAX_FORM, before anything is checked."""
+    body = await limited_body(request, _MAX_FORM)
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {name: values[0] for name, values in parsed.items() if values}

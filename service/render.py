@@ -37,7 +37,7 @@ def document(title: str, body: str, *, signed_in: bool = False, csrf: str = "") 
     )
 
 
-def login(error: str = "") -> str:
+def login(error: str = "", *, csrf: str = "") -> str:
     message = (
         f'<div class="error-summary" role="alert"><h2>There is a problem</h2>'
         f'<p><a href="#key">{escape(error)}</a></p></div>'
@@ -47,6 +47,7 @@ def login(error: str = "") -> str:
     body = (
         f"<h1>Sign in</h1>{message}"
         '<form method="post" action="/login" class="stack">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         '<div class="field"><label for="key">Access key</label>'
         '<p class="hint" id="key-hint">The key your IG lead or system administrator gave you.</p>'
         '<input id="key" name="key" type="password" autocomplete="current-password" required '

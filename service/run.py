@@ -25,6 +25,7 @@ import uvicorn
 from igengine.audit.writer import READY
 from igengine.policy.validate import load_pack
 from service.auth import Access, KeyStore, digest, key_entry, new_key
+from service.reload import ReloadCoordinator
 from service.settings import Settings, SettingsError
 
 
@@ -56,7 +57,24 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: 
         if settings.audit_url is not None:
             writer = stack.enter_context(AuditWriter.started(settings))
             settings = settings.with_changes(audit_writer=writer.path)
+        # Policy reloads go through here, so that they reach every worker.
+        coordinator = stack.enter_context(ReloadCoordinator.started())
+        settings = settings.with_changes(reload_socket=coordinator.path)
+        if settings.session_store is None:
+            # The page's sessions, shared by every worker and ended with this run.
+            folder = stack.enter_context(_private_folder("igengine-sessions-"))
+            settings = settings.with_changes(session_store=folder / "sessions.db")
         _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level)
+
+
+@contextmanager
+def _private_folder(prefix: str) -> Iterator[Path]:
+    # mkdtemp makes it readable by this user only.
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
@@ -81,6 +99,8 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         # Per-request access lines cost more than a decision; the audit trail is the record.
         access_log=False,
         server_header=False,
+        # httptools, plus a bound on header size and deadlines for slow requests.
+        http="service.protocol:GuardedHttpToolsProtocol",
     )
 
 

@@ -32,6 +32,9 @@ class Settings:
     # The Unix socket of the audit writer process that `igengine serve` starts: when set,
     # workers send their entries there instead of appending to the store themselves.
     audit_writer: Path | None = None
+    # The Unix socket of `igengine serve`'s reload coordinator (service/reload.py): when set,
+    # a policy reload reaches every worker before it is answered.
+    reload_socket: Path | None = None
     # API keys file (TOML, hashed keys). Without one, `serve` makes a one-off admin key.
     keys_file: Path | None = None
     # SHA-256 hex digests of extra admin keys, e.g. the one-off key `serve` prints.
@@ -41,10 +44,17 @@ class Settings:
     jwt_audience: str | None = None
     # When true, the requester's role and organisation must come from a verified token.
     jwt_required: bool = False
-    # Signs the page's session cookies; all workers of one service must share it.
+    # Signs the page's form tokens; all workers of one service must share it.
     session_secret: str = ""
+    # The page's session store (SQLite) that all workers share; `serve` makes one per run.
+    # None keeps sessions in the memory of one process.
+    session_store: Path | None = None
     # Set Secure on the page's cookie (turn on behind HTTPS).
     secure_cookies: bool = False
+    # Seconds a request may take to send its headers (counted from its first byte, or from
+    # connecting), and then its body; a slower one is answered 408 and its connection closed.
+    header_timeout: int = 10
+    body_timeout: int = 30
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -82,13 +92,24 @@ class Settings:
 _OPTIONAL = {
     "audit_url",
     "audit_writer",
+    "reload_socket",
+    "session_store",
     "signing_key",
     "keys_file",
     "jwt_public_key",
     "jwt_issuer",
     "jwt_audience",
 }
-_PATHS = {"policies", "hmac_key", "signing_key", "keys_file", "jwt_public_key", "audit_writer"}
+_PATHS = {
+    "policies",
+    "hmac_key",
+    "signing_key",
+    "keys_file",
+    "jwt_public_key",
+    "audit_writer",
+    "reload_socket",
+    "session_store",
+}
 
 
 def _parse(name: str, raw: str, default: object) -> object:

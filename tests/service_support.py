@@ -4,6 +4,7 @@ and a real uvicorn process on 127.0.0.1."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -91,6 +92,19 @@ class FakeTrail:
 
     def close(self) -> None:
         self.closed = True
+
+
+def login_token(client: Any) -> str:
+    """The sign-in form's token (GET /login also sets the cookie it is bound to)."""
+    match = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert match, "the sign-in form has no token"
+    return match.group(1)
+
+
+def sign_in(client: Any, key: str = CALLER_KEY) -> Any:
+    """Sign in through the page's form, as a browser does; returns the response."""
+    data = {"key": key, "csrf": login_token(client)}
+    return client.post("/login", data=data, follow_redirects=False)
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_support import CALLER_KEY, FakeTrail, settings
+from service_support import CALLER_KEY, FakeTrail, settings, sign_in
 
 from service import create_app
 from service.page import COOKIE
@@ -36,8 +36,7 @@ def trail() -> FakeTrail:
 @pytest.fixture
 def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
     client = TestClient(create_app(settings(tmp_path), trail=trail))
-    response = client.post("/login", data={"key": CALLER_KEY}, follow_redirects=False)
-    assert response.status_code == 303
+    assert sign_in(client).status_code == 303
     return client
 
 
@@ -63,14 +62,14 @@ def test_the_page_needs_a_sign_in(tmp_path: Path) -> None:
     response = client.get("/", follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (303, "/login")
     assert client.post("/", data=CAPACITY_FORM, follow_redirects=False).status_code == 303
-    refused = client.post("/login", data={"key": "igk_wrong"})
+    refused = sign_in(client, "igk_wrong")
     assert refused.status_code == 401
     assert "not recognised" in refused.text
 
 
 def test_the_session_cookie_is_httponly_and_same_site(tmp_path: Path) -> None:
     client = TestClient(create_app(settings(tmp_path), trail=FakeTrail()))
-    response = client.post("/login", data={"key": CALLER_KEY}, follow_redirects=False)
+    response = sign_in(client)
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(COOKIE + "=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
