@@ -6,8 +6,8 @@ reference once, so a reload that swaps it mid-flight can never give a decision h
 
 from __future__ import annotations
 
-import os
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,42 +121,9 @@ class Engine:
         return _matching(snapshot, parsed)
 
 
-class _RandomIds:
-    """Decision ids cut from a page of operating-system randomness: one system call and one
-    hex conversion per 128 ids instead of one each (a call releases the GIL, and getting it
-    back from busy threads can cost far more than the call)."""
-
-    def __init__(self, chunk: int = 2048) -> None:
-        self._chunk = chunk
-        self._forget()
-        # A forked child must never hand out the ids its parent will also use.
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._page = ""
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def take(self) -> str:
-        """32 random hex digits."""
-        with self._lock:
-            if self._used >= len(self._page):
-                self._page, self._used = os.urandom(self._chunk).hex(), 0
-            start = self._used
-            self._used += 32
-            return self._page[start : self._used]
-
-
-_random_ids = _RandomIds()
-# A version 4 UUID's variant digit is 8, 9, a or b: the top two bits of its 16 random bits.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
 def new_decision_id() -> str:
-    """A random (version 4) UUID as 32 hex digits, like `uuid.uuid4().hex`: 122 random bits,
-    with the version digit (4) and the variant digit set, without building a UUID object."""
-    digits = _random_ids.take()
-    return f"{digits[:12]}4{digits[13:16]}{_VARIANT[digits[16]]}{digits[17:]}"
+    """A random (version 4) UUID as 32 hex digits."""
+    return uuid.uuid4().hex
 
 
 def _build(pack: PolicyPack) -> _Snapshot:
