@@ -97,7 +97,10 @@ def add_key(keys_file: Path, name: str, access: Access) -> str:
         else "# igengine API keys: only SHA-256 digests are kept here, never the keys.\n"
     )
     keys_file.parent.mkdir(parents=True, exist_ok=True)
-    with keys_file.open("a") as handle:
+    # Readable by its owner only, like the audit key files: the digests are not the keys,
+    # but they say who may call and who is an admin.
+    descriptor = os.open(keys_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a") as handle:
         handle.write(header + entry)
     return key
 

@@ -124,9 +124,10 @@ class GroupCommit:
             with self._store_lock:
                 seqs = self._store.append([pending.body for pending in batch], self._due)
         except BaseException as exc:
+            # Whatever the store raised (a BaseException from a driver or a store of the
+            # caller's own included), this batch fails and the thread carries on: while the
+            # store is down each batch fails closed, and once it is back entries are written.
             self._fail(batch, exc)
-            if not isinstance(exc, Exception):
-                raise
             return
         for pending, seq in zip(batch, seqs, strict=True):
             pending.seq = seq
