@@ -4,12 +4,15 @@ command lines and logs, and readiness that follows the writes."""
 
 from __future__ import annotations
 
+import json
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from audit_support import capacity_request, engine
+import pytest
+from audit_support import POLICIES, capacity_request, engine
 
 from igengine import Engine
 from igengine.audit import AuditTrail
@@ -66,3 +69,45 @@ def test_a_new_keys_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     add_key(keys_file, "ig-lead", Access.ADMIN)
     assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
     assert "ig-lead" in keys_file.read_text()
+
+
+def _stored_justification(subject_id: str | None, justification: str) -> str:
+    """The justification as the trail would store it for a request about `subject_id`."""
+    from datetime import UTC, datetime
+
+    from igengine.audit.entry import decision_body
+    from igengine.audit.keys import Pseudonymiser
+    from igengine.request import parse_request
+
+    request = parse_request(capacity_request(subject_id, justification=justification))
+    decision = Engine.from_directory(POLICIES).decide(request)
+    body = decision_body(request, decision, Pseudonymiser(b"k" * 32), datetime.now(UTC))
+    stored: str = json.loads(body)["request"]["justification"]
+    return stored
+
+
+@pytest.mark.parametrize(
+    "justification",
+    ["urgent: 9434765919", "NHS no 943-476-5919", "re 943 476 5919.", "(943 - 476 - 5919)"],
+)
+def test_the_subjects_nhs_number_is_scrubbed_in_any_usual_written_form(
+    justification: str,
+) -> None:
+    stored = _stored_justification("943 476 5919", justification)
+    outside_labels = re.sub(r"\[person [0-9a-f]{12}\]", "", stored)
+    assert outside_labels != stored
+    assert not any(ch.isdigit() for ch in outside_labels), stored
+
+
+def test_any_nhs_number_in_free_text_is_scrubbed_whoever_the_subject_is() -> None:
+    stored = _stored_justification("p-1", "sibling 401 023 2137, mother 9876543210")
+    assert "401 023 2137" not in stored and "9876543210" not in stored
+    assert stored.count("[person ") == 2
+    # Ten digits without a valid check digit are not an NHS number: left as written.
+    assert _stored_justification(None, "ring 9434765918") == "ring 9434765918"
+
+
+def test_a_short_identifier_is_replaced_only_as_a_whole_token() -> None:
+    stored = _stored_justification("D", "seen in ED by Dr D; D's mother agrees")
+    assert stored.startswith("seen in ED by Dr [person ")
+    assert "'s mother agrees" in stored and stored.count("[person ") == 2
