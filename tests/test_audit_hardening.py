@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,29 @@ def test_a_short_identifier_is_replaced_only_as_a_whole_token() -> None:
     stored = _stored_justification("D", "seen in ED by Dr D; D's mother agrees")
     assert stored.startswith("seen in ED by Dr [person ")
     assert "'s mother agrees" in stored and stored.count("[person ") == 2
+
+
+def test_heads_are_signed_on_time_while_idle_and_kept_in_a_private_witness_file(
+    tmp_path: Path, engine: Engine
+) -> None:
+    from igengine.audit import witness
+
+    trail = AuditTrail.open(
+        f"sqlite:///{tmp_path}/audit.db",
+        signing_key_path=tmp_path / "signing.key",
+        checkpoint_every=1000,
+        sign_every_seconds=0.2,
+    )
+    audited = Engine(engine.pack, audit=trail)
+    assert audited.decide(capacity_request()).permitted
+    heads = tmp_path / "signing.key.heads"
+    # Far fewer than 1000 entries: only the clock can sign this head (waited for, not timed).
+    deadline = time.monotonic() + 30
+    while witness.newest_seq(heads) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert witness.newest_seq(heads) == 1
+    assert stat.S_IMODE(heads.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "signing.key").stat().st_mode) == 0o600
+    report = trail.verify()
+    trail.close()
+    assert report.ok and report.witness == str(heads) and report.uncovered == 0
