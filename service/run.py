@@ -22,7 +22,8 @@ from pathlib import Path
 
 import uvicorn
 
-from igengine.audit.writer import READY
+from igengine.audit.store import redact_url
+from igengine.audit.writer import READY, URL_VARIABLE
 from igengine.policy.validate import load_pack
 from service.auth import Access, KeyStore, digest, key_entry, new_key
 from service.settings import Settings, SettingsError
@@ -65,12 +66,7 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         shared = tempfile.mkdtemp(prefix="igengine-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
         atexit.register(shutil.rmtree, shared, True)
-    print(
-        f"igengine: the page is at http://{host}:{port}/ and the API at "
-        f"http://{host}:{port}/v1/decisions (policies: {settings.policies}, audit: "
-        f"{settings.audit_url or 'OFF'})",
-        file=sys.stderr,
-    )
+    print(startup_line(settings, host, port), file=sys.stderr)
     uvicorn.run(
         "service.app:create_app_from_env",
         factory=True,
@@ -81,6 +77,15 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         # Per-request access lines cost more than a decision; the audit trail is the record.
         access_log=False,
         server_header=False,
+    )
+
+
+def startup_line(settings: Settings, host: str, port: int) -> str:
+    """What `serve` prints at start; the audit store's URL without its password."""
+    audit = redact_url(settings.audit_url) if settings.audit_url else "OFF"
+    return (
+        f"igengine: the page is at http://{host}:{port}/ and the API at "
+        f"http://{host}:{port}/v1/decisions (policies: {settings.policies}, audit: {audit})"
     )
 
 
@@ -146,11 +151,16 @@ class AuditWriter:
         fd = self._listener.fileno()
         command = [
             sys.executable, "-m", "igengine.audit.writer", "--fd", str(fd),
-            "--url", settings.audit_url, "--hmac-key", str(settings.hmac_key),
+            "--hmac-key", str(settings.hmac_key),
             "--checkpoint-every", str(settings.checkpoint_every),
+            "--sign-every", str(settings.sign_every),
             *(["--signing-key", str(settings.signing_key)] if settings.signing_key else []),
+            *(["--witness", str(settings.audit_witness)] if settings.audit_witness else []),
         ]  # fmt: skip
-        process = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE)
+        # The URL may hold the database password: passed in the environment, which other
+        # users cannot read, never on the command line, which `ps` shows to everyone.
+        env = {**os.environ, URL_VARIABLE: settings.audit_url}
+        process = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, env=env)
         assert process.stdout is not None
         ready = process.stdout.readline()
         process.stdout.close()

@@ -138,3 +138,47 @@ def test_heads_are_signed_on_time_while_idle_and_kept_in_a_private_witness_file(
     report = trail.verify()
     trail.close()
     assert report.ok and report.witness == str(heads) and report.uncovered == 0
+
+
+def test_the_database_password_is_not_on_the_writers_command_line_nor_in_the_log(
+    tmp_path: Path,
+) -> None:
+    from audit_support import postgres_base
+
+    from service.run import AuditWriter, startup_line
+    from service.settings import Settings
+
+    base = postgres_base()  # trust authentication: the password is accepted and ignored
+    url = base.replace("postgres@", "postgres:s3cret-pw@", 1) + "?schema=igengine_test_pw"
+    settings = Settings(
+        policies=POLICIES,
+        audit_url=url,
+        hmac_key=tmp_path / "hmac.key",
+        signing_key=tmp_path / "signing.key",
+    )
+    with AuditWriter.started(settings) as writer:
+        command_line = Path(f"/proc/{writer._process.pid}/cmdline").read_bytes()
+    assert b"s3cret-pw" not in command_line
+    line = startup_line(settings, "127.0.0.1", 8000)
+    assert "s3cret-pw" not in line and "postgres:***@" in line
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute('DROP SCHEMA IF EXISTS "igengine_test_pw" CASCADE')
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:pw@db:5432/audit", "postgresql://app:***@db:5432/audit"),
+        (
+            "postgresql://db/audit?password=pw&schema=a",
+            "postgresql://db/audit?password=***&schema=a",
+        ),
+        ("sqlite:///audit/igengine.db", "sqlite:///audit/igengine.db"),
+    ],
+)
+def test_store_urls_are_printed_without_their_password(url: str, shown: str) -> None:
+    from igengine.audit.store import redact_url
+
+    assert redact_url(url) == shown

@@ -187,6 +187,21 @@ def _seconds(value: str, url: str) -> float:
     return seconds
 
 
+def redact_url(url: str) -> str:
+    """`url` fit to print: a password in it (user:password@host, or ?password=...) is
+    replaced by ***."""
+    parts = urlsplit(url)
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and all(name != "password" for name, _ in options):
+        return url  # nothing to hide (and a sqlite:/// URL is kept exactly as written)
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = netloc.rsplit("@", 1)[-1]
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = urlencode([(k, "***" if k == "password" else v) for k, v in options], safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def open_store(url: str, *, create: bool) -> Store:
     """The store a URL names; with `create`, missing files, schemas and tables are made."""
     location = parse_url(url)
