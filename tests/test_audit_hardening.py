@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import stat
 import time
 from collections.abc import Sequence
@@ -182,3 +183,77 @@ def test_store_urls_are_printed_without_their_password(url: str, shown: str) -> 
     from igengine.audit.store import redact_url
 
     assert redact_url(url) == shown
+
+
+class _DiskFull:
+    """A real store on a disk that filled up: appends and committed writes fail, while a
+    rolled-back insert (which never reaches the disk) still goes through."""
+
+    def __init__(self, url: str) -> None:
+        self._store = open_store(url, create=True)
+        self.full = False
+
+    def append(self, bodies: Sequence[str], due: CheckpointDue) -> list[int]:
+        if self.full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._store.append(bodies, due)
+
+    def probe(self, *, durable: bool = False) -> None:
+        if self.full and durable:
+            raise sqlite3.OperationalError("database or disk is full")
+        self._store.probe()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_readiness_follows_the_last_writes_outcome_when_the_disk_is_full(
+    tmp_path: Path, engine: Engine
+) -> None:
+    store = _DiskFull(f"sqlite:///{tmp_path}/audit.db")
+    trail = AuditTrail(store, pseudonymiser=None, signing_key=None, checkpoint_every=1000)
+    audited = Engine(engine.pack, audit=trail)
+    store.full = True
+    assert trail.writable()  # nothing has failed yet, and the probe alone cannot tell
+    assert not audited.decide(capacity_request()).permitted
+    assert not trail.writable()
+    store.full = False  # space freed: a committed probe succeeds, so ready again
+    assert trail.writable()
+    assert audited.decide(capacity_request()).permitted
+    trail.close()
+
+
+def test_readiness_fails_while_a_trigger_rejects_every_entry(
+    tmp_path: Path, engine: Engine
+) -> None:
+    from audit_support import Tamper, open_trail, postgres_base
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.auth import digest
+    from service.settings import Settings
+
+    schema = "igengine_test_refusing"
+    url = f"{postgres_base()}?schema={schema}"
+    trail = open_trail(url, tmp_path)
+    tamperer = Tamper(url)
+    tamperer.execute(
+        f'CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS '
+        "$$ BEGIN RAISE EXCEPTION 'entries refused'; END $$"
+    )
+    tamperer.execute(
+        f"CREATE TRIGGER refuse BEFORE INSERT ON {tamperer.entries} "
+        f'FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse()'
+    )
+    try:
+        settings = Settings(policies=POLICIES, extra_admin_hashes=(digest("k" * 32),))
+        with TestClient(create_app(settings, trail=trail)) as client:
+            ready = client.get("/readyz")
+            answer = client.post(
+                "/v1/decisions", json=capacity_request(), headers={"X-API-Key": "k" * 32}
+            )
+        assert answer.status_code == 503
+        assert ready.status_code == 503, ready.json()
+    finally:
+        tamperer.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        tamperer.close()

@@ -85,8 +85,10 @@ class Store(Protocol):
         """Store `value` under `name` unless a value is there; return the stored value."""
         ...
 
-    def probe(self) -> None:
-        """Raise unless an entry could be written now (nothing is written)."""
+    def probe(self, *, durable: bool = False) -> None:
+        """Raise unless an entry could be written now: an entry is inserted (so constraints
+        and triggers run) and rolled back. With `durable`, a row is also committed to the
+        meta table, so a full disk shows too; the chain is never touched."""
         ...
 
     def close(self) -> None: ...
@@ -271,6 +273,10 @@ ROWS_SQL = (
 )
 LAST_SQL = "SELECT coalesce(max(seq), 0) FROM {entries}"
 CHECKPOINT_COLUMNS = "seq, head_hash, at, key_id, public_key, signature"
+# The entry a probe inserts and rolls back: below every real sequence number.
+PROBE_ENTRY_SQL = (
+    "INSERT INTO {entries} (seq, prev_hash, entry_hash, body) VALUES (-1, '', '', '{{}}')"
+)
 
 
 def checkpoint_values(checkpoint: Checkpoint) -> tuple[int, str, str, str, str, str]:

@@ -78,6 +78,8 @@ class AuditTrail:
         # and the head signed for the batch being appended, written out once it commits.
         self._unsigned_since: float | None = None
         self._signed: Checkpoint | None = None
+        # Whether the last append failed: readiness follows the writes, not only the probe.
+        self._write_failed = False
         # Held by whoever uses the store's write connection: the writer, probes, checkpoints.
         self._store_lock = threading.Lock()
         self._closed = False
@@ -189,7 +191,12 @@ class AuditTrail:
         one was: only once it is committed, so the witness never holds a head the store
         could still roll back."""
         self._signed = None
-        seqs = self._store.append(bodies, self._due)
+        try:
+            seqs = self._store.append(bodies, self._due)
+        except BaseException:
+            self._write_failed = True
+            raise
+        self._write_failed = False
         signed, self._signed = self._signed, None
         if signed is not None:
             self._witness(signed)
@@ -251,12 +258,15 @@ class AuditTrail:
         return head
 
     def writable(self) -> bool:
-        """Whether an entry could be written right now (for readiness checks)."""
+        """Whether an entry could be written right now (for readiness checks): after a write
+        that failed, not until the store takes a committed write again."""
         if self._closed:
             return False
         with self._store_lock:
             try:
-                self._store.probe()
+                # After a failed write, only a committed probe shows the store is back (a
+                # full disk lets a rolled-back insert through).
+                self._store.probe(durable=self._write_failed)
             except Exception:
                 return False
         return True
