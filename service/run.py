@@ -38,14 +38,36 @@ def prepare(settings: Settings) -> Settings:
     if len(keys) == 0 and settings.jwt_public_key is None:
         one_off = new_key()
         settings = settings.with_changes(extra_admin_hashes=(digest(one_off),))
-        print(
-            "No --keys-file given, so this run has a one-off admin key (it works until the "
-            f"service stops; make lasting keys with `igengine api-key`):\n\n    {one_off}\n",
-            file=sys.stderr,
-        )
+        print(_show_one_off_key(one_off), file=sys.stderr)
     if not settings.session_secret:
         settings = settings.with_changes(session_secret=secrets.token_hex(32))
     return settings
+
+
+def _show_one_off_key(key: str) -> str:
+    """Where the one-off admin key can be read, as a message for the start-up output: on a
+    terminal, the key itself (shown there only); otherwise, where the output likely goes to a
+    log, the path of a file only this user can read, removed when the service stops."""
+    advice = (
+        "it works until the service stops; for anything but a trial, make lasting keys with "
+        "`igengine api-key` and start with --keys-file"
+    )
+    if sys.stderr.isatty():
+        return (
+            f"No --keys-file given, so this run has a one-off admin key, shown on this "
+            f"terminal only ({advice}):\n\n    {key}\n"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="igengine-admin-key-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "admin.key"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return (
+        f"No --keys-file given, so this run has a one-off admin key. It is not printed here "
+        f"(this output may be kept in a log): read it from {path}, readable by you only ("
+        f"{advice})"
+    )
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:

@@ -257,3 +257,20 @@ def test_readiness_fails_while_a_trigger_rejects_every_entry(
     finally:
         tamperer.execute(f'DROP SCHEMA "{schema}" CASCADE')
         tamperer.close()
+
+
+def test_the_one_off_admin_key_is_kept_out_of_a_logged_start_up_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.auth import digest
+    from service.run import prepare
+    from service.settings import Settings
+
+    settings = prepare(Settings(policies=POLICIES, audit_url=None))
+    logged = capsys.readouterr().err
+    [where] = re.findall(r"read it from (\S+),", logged)
+    key = Path(where).read_text().strip()
+    assert key and key not in logged
+    assert settings.extra_admin_hashes == (digest(key),)
+    assert stat.S_IMODE(Path(where).stat().st_mode) == 0o600
+    assert "--keys-file" in logged
