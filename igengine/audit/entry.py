@@ -135,17 +135,19 @@ def _pseudonymise(
 ) -> None:
     """Replace the subject's identifier in the stored request by its pseudonym, in place, and
     every identifier the justification quotes (see `scrub`)."""
+    person = None
     if identifier is not None:
         if pseudonym is None:
             raise AuditWriteError(
                 "the request names a person (subject.id) but the audit trail has no "
                 "pseudonymisation key, so it cannot be recorded"
             )
-        stored["subject"]["id"] = pseudonym(identifier)
+        person = pseudonym(identifier)
+        stored["subject"]["id"] = person
     # Staff sometimes quote identifiers in free text; none may reach the store raw.
     justification = stored.get("justification")
     if isinstance(justification, str) and justification:
-        stored["justification"] = scrub(justification, identifier, pseudonym)
+        stored["justification"] = scrub(justification, identifier, pseudonym, person)
 
 
 def review_body(reviewed: AuditEntry, reviewer: str, note: str, now: datetime) -> str:

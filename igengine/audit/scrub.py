@@ -18,6 +18,7 @@ Pseudonym = Callable[[str], str]
 # A run of ASCII digit groups, separated by spaces or a dash, standing as a whole token.
 _DIGIT_RUN = re.compile(r"(?<!\w)[0-9]+(?:(?:[ \t]*-[ \t]*|[ \t]+)[0-9]+)*(?!\w)")
 _GROUP = re.compile(r"[0-9]+")
+_ANY_DIGIT = re.compile(r"[0-9]")
 # How NHS numbers are written: all ten digits together, or in groups of 3, 3 and 4.
 _NHS_GROUPINGS = ((10,), (3, 3, 4))
 _NHS_WEIGHTS = range(10, 1, -1)
@@ -32,15 +33,28 @@ def is_nhs_number(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
-def scrub(text: str, identifier: str | None, pseudonym: Pseudonym | None) -> str:
-    """`text` with every written form of `identifier` replaced by the person's pseudonym, and
-    every other NHS number by its own pseudonym ("[NHS number]" without a pseudonymiser)."""
-    subject = _Subject.of(identifier, pseudonym)
+def scrub(
+    text: str, identifier: str | None, pseudonym: Pseudonym | None, person: str | None = None
+) -> str:
+    """`text` with every written form of `identifier` replaced by the person's pseudonym
+    (`person`, when the caller has it already), and every other NHS number by its own
+    pseudonym ("[NHS number]" without a pseudonymiser)."""
+    # The common case, checked first and cheaply: no number in the text, and the id (as
+    # written, or without its spaces) nowhere in it either.
+    if _ANY_DIGIT.search(text) is None and not _may_hold(text, identifier):
+        return text
+    subject = _Subject.of(identifier, pseudonym, person)
     if subject is not None and subject.appears_in(text):
         text = subject.words().sub(subject.label, text)
-    if not any("0" <= ch <= "9" for ch in text):
+    if _ANY_DIGIT.search(text) is None:
         return text
     return _DIGIT_RUN.sub(lambda run: _scrub_run(run.group(), subject, pseudonym), text)
+
+
+def _may_hold(text: str, identifier: str | None) -> bool:
+    if identifier is None:
+        return False
+    return identifier.strip() in text or "".join(identifier.split()) in text
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +67,15 @@ class _Subject:
     forms: tuple[str, ...]
 
     @classmethod
-    def of(cls, identifier: str | None, pseudonym: Pseudonym | None) -> _Subject | None:
+    def of(
+        cls, identifier: str | None, pseudonym: Pseudonym | None, person: str | None
+    ) -> _Subject | None:
         if identifier is None or pseudonym is None:
             return None
         compact = "".join(identifier.split())
         if not compact:
             return None
-        label = f"[person {pseudonym(identifier)[:12]}]"
+        label = f"[person {(person or pseudonym(identifier))[:12]}]"
         digits = compact.replace("-", "")
         if digits.isascii() and digits.isdigit():
             return cls(label, digits, ())
