@@ -214,6 +214,10 @@ def serve(
     audit_signing_key: Annotated[
         Path | None, typer.Option(help="Ed25519 key file that signs audit checkpoints.")
     ] = None,
+    audit_witness: Annotated[
+        Path | None,
+        typer.Option(help="File that keeps every signed head (default: beside the signing key)."),
+    ] = None,
     keys_file: Annotated[
         Path | None, typer.Option(help="API keys file (make keys with `igengine api-key`).")
     ] = None,
@@ -237,6 +241,7 @@ def serve(
         "audit_url": None if no_audit else audit,
         "hmac_key": audit_hmac_key,
         "signing_key": audit_signing_key,
+        "audit_witness": audit_witness,
         "keys_file": keys_file,
         "jwt_public_key": jwt_public_key,
         "jwt_issuer": jwt_issuer,

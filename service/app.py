@@ -110,6 +110,8 @@ def open_trail(settings: Settings) -> Trail:
         hmac_key_path=settings.hmac_key,
         signing_key_path=settings.signing_key,
         checkpoint_every=settings.checkpoint_every,
+        witness_path=settings.audit_witness,
+        sign_every_seconds=settings.sign_every,
     )
     return trail
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import uvicorn
 
-from igengine.audit.writer import READY
+from igengine.audit.store import redact_url
+from igengine.audit.writer import READY, URL_VARIABLE
 from igengine.policy.validate import load_pack
 from service.auth import Access, KeyStore, digest, key_entry, new_key
 from service.reload import ReloadCoordinator
@@ -38,14 +39,36 @@ def prepare(settings: Settings) -> Settings:
     if len(keys) == 0 and settings.jwt_public_key is None:
         one_off = new_key()
         settings = settings.with_changes(extra_admin_hashes=(digest(one_off),))
-        print(
-            "No --keys-file given, so this run has a one-off admin key (it works until the "
-            f"service stops; make lasting keys with `igengine api-key`):\n\n    {one_off}\n",
-            file=sys.stderr,
-        )
+        print(_show_one_off_key(one_off), file=sys.stderr)
     if not settings.session_secret:
         settings = settings.with_changes(session_secret=secrets.token_hex(32))
     return settings
+
+
+def _show_one_off_key(key: str) -> str:
+    """Where the one-off admin key can be read, as a message for the start-up output: on a
+    terminal, the key itself (shown there only); otherwise, where the output likely goes to a
+    log, the path of a file only this user can read, removed when the service stops."""
+    advice = (
+        "it works until the service stops; for anything but a trial, make lasting keys with "
+        "`igengine api-key` and start with --keys-file"
+    )
+    if sys.stderr.isatty():
+        return (
+            f"No --keys-file given, so this run has a one-off admin key, shown on this "
+            f"terminal only ({advice}):\n\n    {key}\n"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="igengine-admin-key-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "admin.key"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return (
+        f"No --keys-file given, so this run has a one-off admin key. It is not printed here "
+        f"(this output may be kept in a log): read it from {path}, readable by you only ("
+        f"{advice})"
+    )
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
@@ -83,12 +106,7 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         shared = tempfile.mkdtemp(prefix="igengine-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
         atexit.register(shutil.rmtree, shared, True)
-    print(
-        f"igengine: the page is at http://{host}:{port}/ and the API at "
-        f"http://{host}:{port}/v1/decisions (policies: {settings.policies}, audit: "
-        f"{settings.audit_url or 'OFF'})",
-        file=sys.stderr,
-    )
+    print(startup_line(settings, host, port), file=sys.stderr)
     uvicorn.run(
         "service.app:create_app_from_env",
         factory=True,
@@ -101,6 +119,15 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         server_header=False,
         # httptools, plus a bound on header size and deadlines for slow requests.
         http="service.protocol:GuardedHttpToolsProtocol",
+    )
+
+
+def startup_line(settings: Settings, host: str, port: int) -> str:
+    """What `serve` prints at start; the audit store's URL without its password."""
+    audit = redact_url(settings.audit_url) if settings.audit_url else "OFF"
+    return (
+        f"igengine: the page is at http://{host}:{port}/ and the API at "
+        f"http://{host}:{port}/v1/decisions (policies: {settings.policies}, audit: {audit})"
     )
 
 
@@ -117,7 +144,10 @@ def add_key(keys_file: Path, name: str, access: Access) -> str:
         else "# igengine API keys: only SHA-256 digests are kept here, never the keys.\n"
     )
     keys_file.parent.mkdir(parents=True, exist_ok=True)
-    with keys_file.open("a") as handle:
+    # Readable by its owner only, like the audit key files: the digests are not the keys,
+    # but they say who may call and who is an admin.
+    descriptor = os.open(keys_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a") as handle:
         handle.write(header + entry)
     return key
 
@@ -163,11 +193,16 @@ class AuditWriter:
         fd = self._listener.fileno()
         command = [
             sys.executable, "-m", "igengine.audit.writer", "--fd", str(fd),
-            "--url", settings.audit_url, "--hmac-key", str(settings.hmac_key),
+            "--hmac-key", str(settings.hmac_key),
             "--checkpoint-every", str(settings.checkpoint_every),
+            "--sign-every", str(settings.sign_every),
             *(["--signing-key", str(settings.signing_key)] if settings.signing_key else []),
+            *(["--witness", str(settings.audit_witness)] if settings.audit_witness else []),
         ]  # fmt: skip
-        process = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE)
+        # The URL may hold the database password: passed in the environment, which other
+        # users cannot read, never on the command line, which `ps` shows to everyone.
+        env = {**os.environ, URL_VARIABLE: settings.audit_url}
+        process = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, env=env)
         assert process.stdout is not None
         ready = process.stdout.readline()
         process.stdout.close()

@@ -29,6 +29,11 @@ class Settings:
     hmac_key: Path = Path("audit/hmac.key")
     signing_key: Path | None = Path("audit/signing.key")
     checkpoint_every: int = 1000
+    # Every signed head is also appended here (None: beside the signing key, as
+    # `signing.key.heads`); `igengine audit verify --public-key` looks for it there.
+    audit_witness: Path | None = None
+    # While decisions arrive, none waits longer than this many seconds for a signed head.
+    sign_every: int = 5
     # The Unix socket of the audit writer process that `igengine serve` starts: when set,
     # workers send their entries there instead of appending to the store themselves.
     audit_writer: Path | None = None
@@ -91,6 +96,7 @@ class Settings:
 
 _OPTIONAL = {
     "audit_url",
+    "audit_witness",
     "audit_writer",
     "reload_socket",
     "session_store",
@@ -109,6 +115,7 @@ _PATHS = {
     "audit_writer",
     "reload_socket",
     "session_store",
+    "audit_witness",
 }
 
 

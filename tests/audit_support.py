@@ -4,6 +4,7 @@ someone with database access would."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -212,3 +213,22 @@ def decide_in_this_process(url: str, keys: Path, tag: str, count: int) -> list[s
         thread.join()
     trail.close()
     return given
+
+
+def delete_checkpoints_after(tamperer: Tamper, seq: int) -> None:
+    checkpoints = tamperer.entries.replace("entries", "checkpoints")
+    tamperer.execute(f"DELETE FROM {checkpoints} WHERE seq > ?", (seq,))
+
+
+def append_forged(tamperer: Tamper, at: str) -> int:
+    """Append an entry at the end, correctly hashed and linked, recorded at `at`: the most
+    careful forgery possible without the signing key. Returns its sequence number."""
+    [(last,)] = tamperer.execute("SELECT max(seq) FROM {entries}")
+    _, _, prev_hash, body = tamperer.row(last)
+    old_at = json.loads(body)["at"]
+    forged = body.replace('"NGCC"', '"RNC"').replace(f'"at":"{old_at}"', f'"at":"{at}"')
+    tamperer.execute(
+        "INSERT INTO {entries} (seq, prev_hash, entry_hash, body) VALUES (?, ?, ?, ?)",
+        (last + 1, prev_hash, chain_hash(last + 1, prev_hash, forged), forged),
+    )
+    return int(last) + 1

@@ -4,12 +4,13 @@ reviews, and reopening the store changes nothing."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from audit_support import POLICIES, break_glass_request, capacity_request, open_trail
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from igengine import Engine
@@ -97,6 +98,7 @@ def test_long_entries_hash_the_same_however_they_are_fed_to_sha256() -> None:
 
 
 @settings(max_examples=60, deadline=None)
+@example(person="D", justification=None, rationale=None, break_glass=True)  # "ED" stays
 @given(
     person=people,
     justification=st.one_of(st.none(), st.text(max_size=40)),
@@ -108,6 +110,10 @@ def test_a_decision_body_is_ascii_json_of_the_pseudonymised_request_and_the_deci
 ) -> None:
     """Whatever the text (non-ASCII wording in a pack or a justification included), the body
     is ASCII and holds exactly the request, with the person pseudonymised, and the decision."""
+    # Numbers (the subject's, written with any spacing, and NHS numbers in the text) have
+    # tests of their own below; here the text is scrubbed only of the subject's words.
+    assume(person is None or not _digits_only(person))
+    assume(sum(ch in "0123456789" for ch in justification or "") < 10)
     asked = break_glass_request(person) if break_glass else capacity_request(person)
     if justification is not None:
         asked["justification"] = justification
@@ -121,9 +127,10 @@ def test_a_decision_body_is_ascii_json_of_the_pseudonymised_request_and_the_deci
     expected_request = request.model_dump(mode="json")
     if person is not None:
         expected_request["subject"]["id"] = pseudonym(person)
-        if justification and person in justification:
-            expected_request["justification"] = justification.replace(
-                person, f"[person {pseudonym(person)[:12]}]"
+        stored_justification = expected_request.get("justification")
+        if stored_justification:
+            expected_request["justification"] = _as_whole_tokens_replaced(
+                stored_justification, person, f"[person {pseudonym(person)[:12]}]"
             )
     assert body.isascii()
     assert json.loads(body) == {
@@ -133,3 +140,18 @@ def test_a_decision_body_is_ascii_json_of_the_pseudonymised_request_and_the_deci
         "request": expected_request,
         "decision": decision.to_dict(),
     }
+
+
+def _digits_only(person: str) -> bool:
+    digits = "".join(person.split()).replace("-", "")
+    return digits.isascii() and digits.isdigit()
+
+
+def _as_whole_tokens_replaced(text: str, person: str, label: str) -> str:
+    """The person's identifier (as given, or without its spaces) replaced where it stands as
+    a whole token, never inside a longer word ("D" is not replaced in "ED")."""
+    forms = sorted({person.strip(), "".join(person.split())} - {""}, key=len, reverse=True)
+    if not forms:
+        return text
+    either = "|".join(re.escape(form) for form in forms)
+    return re.sub(rf"(?<!\w)(?:{either})(?!\w)", lambda _: label, text)

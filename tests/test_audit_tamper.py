@@ -4,14 +4,24 @@ is named, by `AuditTrail.verify` and by `igengine audit verify`, on SQLite and P
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from audit_support import Tamper, capacity_request, engine, open_trail, store_url
+from audit_support import (
+    Tamper,
+    append_forged,
+    capacity_request,
+    delete_checkpoints_after,
+    engine,
+    open_trail,
+    store_url,
+)
 from typer.testing import CliRunner
 
 from igengine import Engine
-from igengine.audit import AuditTrail
+from igengine.audit import AuditTrail, checkpoint, keys
+from igengine.audit.entry import timestamp
 from igengine.cli import app
 
 __all__ = ["engine", "store_url"]  # fixtures used by name below
@@ -20,11 +30,11 @@ ENTRIES = 30
 CHECKPOINT_EVERY = 10
 
 
-def _filled(url: str, keys: Path, engine: Engine) -> None:
-    """A trail of ENTRIES decisions with signed checkpoints at 10, 20 and 30."""
+def _filled(url: str, keys: Path, engine: Engine, entries: int = ENTRIES) -> None:
+    """A trail of `entries` decisions with signed checkpoints at 10, 20, 30 and the end."""
     trail = open_trail(url, keys, checkpoint_every=CHECKPOINT_EVERY)
     audited = Engine(engine.pack, audit=trail)
-    for number in range(ENTRIES):
+    for number in range(entries):
         decision = audited.decide(capacity_request(f"person-{number}", care_team=number % 3 > 0))
         assert decision.error is None
     trail.close()
@@ -142,3 +152,126 @@ def test_a_forged_checkpoint_signature_is_refused(
         report = trail.verify()
     assert not report.ok
     assert report.problem is not None and "checkpoint at entry 20" in report.problem
+
+
+def _cut_back_to(seq: int) -> Callable[[Tamper], None]:
+    """Delete every entry after `seq` and every checkpoint that covered them."""
+
+    def cut(tamperer: Tamper) -> None:
+        delete_checkpoints_after(tamperer, seq)
+        tamperer.truncate(seq)
+
+    return cut
+
+
+def _rehash_without_checkpoints(tamperer: Tamper) -> None:
+    tamperer.rewrite_from(5)
+    delete_checkpoints_after(tamperer, 0)
+
+
+def _append_backdated(tamperer: Tamper) -> None:
+    append_forged(tamperer, timestamp(datetime.now(UTC) - timedelta(hours=2)))
+
+
+# The tamperings that once passed `audit verify --public-key`: the checkpoints in the store
+# went with the entries. The witness file beside the key still holds every signed head.
+SILENT: dict[str, tuple[Callable[[Tamper], None], str]] = {
+    "truncate_to_an_earlier_checkpoint": (_cut_back_to(20), "cut short"),
+    "delete_the_tail_after_the_last_checkpoint": (_cut_back_to(30), "cut short"),
+    "rehash_the_chain_and_delete_every_checkpoint": (_rehash_without_checkpoints, "rewritten"),
+    "append_a_forged_entry_at_the_end": (
+        _append_backdated,
+        "comes after the newest signed head",
+    ),
+}
+
+
+@pytest.mark.parametrize("way", sorted(SILENT))
+def test_tampering_that_takes_the_checkpoints_too_is_caught_by_the_witness_file(
+    way: str, store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(store_url, tmp_path, engine, entries=35)
+    tamper, words = SILENT[way]
+    tamperer = Tamper(store_url)
+    tamper(tamperer)
+    tamperer.close()
+    public_key = str(tmp_path / "signing.key.pub")
+    result = CliRunner().invoke(
+        app, ["audit", "verify", "--store", store_url, "--public-key", public_key]
+    )
+    assert result.exit_code == 1, result.output
+    assert "TAMPERED" in result.output
+    assert words in " ".join(result.output.split())
+
+
+def test_a_trail_and_witness_re_signed_with_another_key_fail_against_the_real_one(
+    store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(store_url, tmp_path, engine)
+    tamperer = Tamper(store_url)
+    tamperer.rewrite_from(5)
+    delete_checkpoints_after(tamperer, 0)
+    tamperer.close()
+    # The insider signs the rewritten head with a key of their own, into the store and over
+    # the witness file.
+    forger = keys.signing_key(tmp_path / "forger" / "signing.key")
+    with AuditTrail.open(store_url, create=False) as trail:
+        head = trail.verify(workers=1).head_hash
+    forged = checkpoint.sign(forger, ENTRIES, head, datetime.now(UTC))
+    (tmp_path / "signing.key.heads").write_text(forged.model_dump_json() + "\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            "verify",
+            "--store",
+            store_url,
+            "--public-key",
+            str(tmp_path / "signing.key.pub"),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert "not by the given public key" in " ".join(result.output.split())
+
+
+def test_verify_finds_the_witness_beside_the_key_and_reports_what_it_does_not_cover(
+    store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(store_url, tmp_path, engine)
+    tamperer = Tamper(store_url)
+    # Recorded just now: the writer may not have signed it yet, so it passes, named as not
+    # yet covered; with no grace at all it fails.
+    append_forged(tamperer, timestamp(datetime.now(UTC)))
+    tamperer.close()
+    public_key = str(tmp_path / "signing.key.pub")
+    verify = ["audit", "verify", "--store", store_url, "--public-key", public_key]
+    result = CliRunner().invoke(app, verify)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"{ENTRIES} signed heads in the witness file" not in flat  # heads, not entries
+    assert "agree with the store; 1 entries after the newest" in flat
+    assert f"entries {ENTRIES + 1} to {ENTRIES + 1} are not yet covered" in flat
+    strict = CliRunner().invoke(app, [*verify, "--tail-grace", "0"])
+    assert strict.exit_code == 1, strict.output
+
+
+def test_verify_with_a_public_key_fails_without_the_witness_file(
+    store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(store_url, tmp_path, engine)
+    (tmp_path / "signing.key.heads").unlink()
+    public_key = str(tmp_path / "signing.key.pub")
+    verify = ["audit", "verify", "--store", store_url, "--public-key", public_key]
+    result = CliRunner().invoke(app, verify)
+    assert result.exit_code == 1, result.output
+    assert "no witness file" in " ".join(result.output.split())
+    assert CliRunner().invoke(app, [*verify, "--no-witness"]).exit_code == 0
+
+
+def test_verify_without_a_public_key_says_plainly_that_signatures_were_not_checked(
+    store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(store_url, tmp_path, engine)
+    result = CliRunner().invoke(app, ["audit", "verify", "--store", store_url])
+    assert result.exit_code == 0, result.output
+    assert "signatures were NOT checked" in " ".join(result.output.split())

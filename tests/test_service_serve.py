@@ -22,8 +22,9 @@ def _one_off_key(process: subprocess.Popen[str], deadline: float) -> str:
     assert process.stderr is not None
     while time.monotonic() < deadline:
         line = process.stderr.readline()
-        if match := re.fullmatch(r"\s+(igk_\S+)\s*", line):
-            return match.group(1)
+        # Its output is not a terminal, so the key is in a private file it names.
+        if match := re.search(r"read it from (\S+),", line):
+            return Path(match.group(1)).read_text().strip()
         if not line and process.poll() is not None:
             break
     raise AssertionError("serve did not print a one-off key")

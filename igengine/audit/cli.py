@@ -17,7 +17,7 @@ from rich.table import Table
 
 from igengine.audit.entry import AuditEntry
 from igengine.audit.errors import AuditError
-from igengine.audit.trail import DEFAULT_QUERY_LIMIT, AuditTrail
+from igengine.audit.trail import DEFAULT_QUERY_LIMIT, DEFAULT_TAIL_GRACE_SECONDS, AuditTrail
 from igengine.audit.verify import VerifyReport
 
 audit_app = typer.Typer(
@@ -35,15 +35,21 @@ StoreOption = Annotated[
         help="The trail: sqlite:///path/to/audit.db or postgresql://user@host/db",
     ),
 ]
+# Where `igengine serve` keeps its signing key unless told otherwise.
+DEFAULT_SIGNING_KEY = Path("audit/signing.key")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
-def _open(store: str, hmac_key: Path | None = None) -> AuditTrail:
-    """Open an existing trail for reading; never creates a trail or a key."""
+def _open(store: str, hmac_key: Path | None = None, signing_key: Path | None = None) -> AuditTrail:
+    """Open an existing trail; never creates a trail or a key."""
     if hmac_key is not None and not hmac_key.exists():
         _fail(f"there is no pseudonymisation key at {hmac_key}")
+    if signing_key is not None and not signing_key.exists():
+        _fail(f"there is no signing key at {signing_key}")
     try:
-        return AuditTrail.open(store, hmac_key_path=hmac_key, create=False)
+        return AuditTrail.open(
+            store, hmac_key_path=hmac_key, signing_key_path=signing_key, create=False
+        )
     except AuditError as exc:
         _fail(str(exc))
 
@@ -61,20 +67,56 @@ def verify_command(
         typer.Option(
             "--public-key",
             envvar="IGENGINE_AUDIT_PUBLIC_KEY",
-            help="Checkpoint signing public key (PEM); without it, the keys stored in the "
-            "trail are used, which shows integrity but not who signed",
+            help="The signing public key (PEM). Without it signatures are NOT checked against "
+            "your key, only against keys stored in the trail, which anyone rewriting the "
+            "trail can replace",
         ),
     ] = None,
+    witness: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness",
+            envvar="IGENGINE_AUDIT_WITNESS",
+            help="The witness file of signed heads kept outside the store (default: beside "
+            "the public key, signing.key.pub → signing.key.heads)",
+        ),
+    ] = None,
+    no_witness: Annotated[
+        bool,
+        typer.Option(
+            "--no-witness",
+            help="Check without a witness file (then a trail cut short, or rewritten with its "
+            "checkpoints deleted, can pass)",
+        ),
+    ] = False,
+    tail_grace: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds an entry after the newest signed head may be old and still pass as "
+            "not yet signed",
+        ),
+    ] = DEFAULT_TAIL_GRACE_SECONDS,
     workers: Annotated[
         int | None,
         typer.Option(help="Processes to walk the chain with (default: one per core when long)"),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check every entry and signed checkpoint; name the first bad entry and exit 1 if any."""
+    """Check every entry, signed checkpoint and witnessed head; name the first bad entry and
+    exit 1 if any. With --public-key, the witness file beside it must be there too."""
+    if witness is not None and (public_key is None or no_witness):
+        _fail("--witness needs --public-key (its heads are checked against it)", 2)
     trail = _open(store)
     try:
-        report = trail.verify(public_key, workers=workers)
+        report = trail.verify(
+            public_key,
+            workers=workers,
+            witness_path=None if no_witness else witness,
+            require_witness=public_key is not None and not no_witness,
+            tail_grace=tail_grace,
+            use_witness=not no_witness,
+        )
     except AuditError as exc:
         _fail(str(exc))
     finally:
@@ -95,6 +137,12 @@ def _show_report(report: VerifyReport, where: str) -> None:
             f"checkpoints in {escape(where)} verified in {report.seconds:.2f} s "
             f"({rate:,.0f} entries/s)"
         )
+        if report.witness is not None:
+            out.print(
+                f"{report.witness_heads} signed heads in the witness file "
+                f"{escape(report.witness)} agree with the store; {report.uncovered} entries "
+                "after the newest"
+            )
         for warning in report.warnings:
             out.print(f"[yellow]note[/yellow]: {escape(warning)}")
         return
@@ -163,10 +211,21 @@ def review_command(
     ] = None,
     reviewer: Annotated[str | None, typer.Option(help="Who reviewed it (with --mark)")] = None,
     note: Annotated[str, typer.Option(help="What the review found (with --mark)")] = "",
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--signing-key",
+            envvar="IGENGINE_SIGNING_KEY",
+            help="Signs a head covering the review (with --mark; default "
+            f"{DEFAULT_SIGNING_KEY} when it exists), so that verify accepts it",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Break-glass decisions awaiting retrospective review; with --mark, record a review."""
-    trail = _open(store)
+    if signing_key is None and mark is not None and DEFAULT_SIGNING_KEY.exists():
+        signing_key = DEFAULT_SIGNING_KEY
+    trail = _open(store, signing_key=signing_key if mark is not None else None)
     try:
         if mark is not None:
             if not reviewer:

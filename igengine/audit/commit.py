@@ -9,11 +9,11 @@ its own entry is durable, and none is left waiting behind another caller's bad l
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from igengine.audit.errors import AuditWriteError
-from igengine.audit.store import CheckpointDue, Store
 
 # Bounds one transaction, so a burst after a stall is written in steps, not one huge commit.
 MAX_BATCH = 1000
@@ -40,20 +40,25 @@ class _Pending:
 
 
 class GroupCommit:
-    """Appends to `store` from any number of threads. `store_lock` is held while writing, so
-    other users of the store's connection (checkpoints, probes) can take turns with it."""
+    """Appends through `append` (a store's append with its checkpoint rule) from any number of
+    threads. `store_lock` is held while writing, so other users of the store's connection
+    (checkpoints, probes) can take turns with it. When nothing has arrived for
+    `idle_seconds`, `idle` is called from the writer thread (without the lock)."""
 
     def __init__(
         self,
-        store: Store,
-        due: CheckpointDue,
+        append: Callable[[Sequence[str]], list[int]],
         store_lock: threading.Lock,
         describe: Callable[[], str],
+        *,
+        idle: Callable[[], object] | None = None,
+        idle_seconds: float = 1.0,
     ) -> None:
-        self._store = store
-        self._due = due
+        self._append = append
         self._store_lock = store_lock
         self._describe = describe
+        self._idle = idle
+        self._idle_seconds = idle_seconds if idle is not None else None
         self._queue: list[_Pending] = []
         self._ready = threading.Condition()
         self._stopping = False
@@ -102,8 +107,11 @@ class GroupCommit:
 
     def _run(self) -> None:
         try:
-            while batch := self._next_batch():
-                self._write(batch)
+            while (batch := self._next_batch()) is not None:
+                if batch:
+                    self._write(batch)
+                elif self._idle is not None:
+                    self._when_idle(self._idle)
         finally:
             # Only reached on stop, or if the thread itself dies: never leave a caller hanging.
             with self._ready:
@@ -111,22 +119,34 @@ class GroupCommit:
                 stranded, self._queue = self._queue, []
             self._fail(stranded, AuditWriteError("the audit writer stopped"))
 
-    def _next_batch(self) -> list[_Pending]:
+    def _next_batch(self) -> list[_Pending] | None:
+        """The next batch; empty when `idle_seconds` passed with nothing queued; None once
+        stopping with nothing left to write."""
         with self._ready:
-            while not self._queue and not self._stopping:
-                self._ready.wait()
+            if not self._queue and not self._stopping:
+                self._ready.wait(self._idle_seconds)
+            if not self._queue:
+                return None if self._stopping else []
             batch = self._queue[:MAX_BATCH]
             del self._queue[:MAX_BATCH]
             return batch
 
+    @staticmethod
+    def _when_idle(idle: Callable[[], object]) -> None:
+        # Idle work (signing the head) is retried at the next idle moment if it fails; the
+        # store being down is reported to callers by their own appends, not from here.
+        with contextlib.suppress(BaseException):
+            idle()
+
     def _write(self, batch: list[_Pending]) -> None:
         try:
             with self._store_lock:
-                seqs = self._store.append([pending.body for pending in batch], self._due)
+                seqs = self._append([pending.body for pending in batch])
         except BaseException as exc:
+            # Whatever the store raised (a BaseException from a driver or a store of the
+            # caller's own included), this batch fails and the thread carries on: while the
+            # store is down each batch fails closed, and once it is back entries are written.
             self._fail(batch, exc)
-            if not isinstance(exc, Exception):
-                raise
             return
         for pending, seq in zip(batch, seqs, strict=True):
             pending.seq = seq

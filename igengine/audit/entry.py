@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from igengine.audit.errors import AuditWriteError
+from igengine.audit.scrub import scrub
 from igengine.decision import Decision
 from igengine.request import Request
 
@@ -132,20 +133,21 @@ def decision_body(
 def _pseudonymise(
     stored: dict[str, Any], identifier: str | None, pseudonym: Callable[[str], str] | None
 ) -> None:
-    """Replace the subject's identifier in the stored request by its pseudonym, in place."""
-    if identifier is None:
-        return
-    if pseudonym is None:
-        raise AuditWriteError(
-            "the request names a person (subject.id) but the audit trail has no "
-            "pseudonymisation key, so it cannot be recorded"
-        )
-    person = pseudonym(identifier)
-    stored["subject"]["id"] = person
-    # Staff sometimes quote the identifier in free text; it must not reach the store raw.
+    """Replace the subject's identifier in the stored request by its pseudonym, in place, and
+    every identifier the justification quotes (see `scrub`)."""
+    person = None
+    if identifier is not None:
+        if pseudonym is None:
+            raise AuditWriteError(
+                "the request names a person (subject.id) but the audit trail has no "
+                "pseudonymisation key, so it cannot be recorded"
+            )
+        person = pseudonym(identifier)
+        stored["subject"]["id"] = person
+    # Staff sometimes quote identifiers in free text; none may reach the store raw.
     justification = stored.get("justification")
-    if isinstance(justification, str) and identifier and identifier in justification:
-        stored["justification"] = justification.replace(identifier, f"[person {person[:12]}]")
+    if isinstance(justification, str) and justification:
+        stored["justification"] = scrub(justification, identifier, pseudonym, person)
 
 
 def review_body(reviewed: AuditEntry, reviewer: str, note: str, now: datetime) -> str:

@@ -24,6 +24,7 @@ from igengine.audit.store import (
     HEAD_SQL,
     INDEXED,
     LAST_SQL,
+    PROBE_ENTRY_SQL,
     QUERY_COLUMNS,
     ROWS_SQL,
     CheckpointDue,
@@ -241,16 +242,18 @@ class PostgresStore:
             ).fetchone()
         return str(row[0]) if row else value
 
-    def probe(self) -> None:
+    def probe(self, *, durable: bool = False) -> None:
         conn = self._writer()
-        # Take the lock an INSERT takes on the entries and write a row, then roll back: proves
-        # the connection, permissions and locks are all usable without adding anything.
+        # Insert an entry, then roll back: proves the connection, permissions, locks and any
+        # trigger on the table all let an entry in, without adding anything.
         with conn.transaction(force_rollback=True):
-            conn.execute(f"LOCK TABLE {self._tables.entries} IN ROW EXCLUSIVE MODE".encode())
-            conn.execute(
-                f"INSERT INTO {self._tables.meta} (name, value) VALUES ('probe', '') "
-                "ON CONFLICT (name) DO UPDATE SET value = ''".encode()
-            )
+            conn.execute(PROBE_ENTRY_SQL.format(entries=self._tables.entries).encode())
+        if durable:
+            with conn.transaction():
+                conn.execute(
+                    f"INSERT INTO {self._tables.meta} (name, value) VALUES ('probe', now()::text) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value".encode()
+                )
 
     def close(self) -> None:
         self._conn.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
@@ -27,6 +28,7 @@ from igengine.audit.store import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
     LAST_SQL,
+    PROBE_ENTRY_SQL,
     QUERY_COLUMNS,
     REVIEWABLE,
     ROWS_SQL,
@@ -235,16 +237,21 @@ class SqliteStore:
             ).fetchone()
         return str(row[0])
 
-    def probe(self) -> None:
-        # Take the write lock and write a row, then roll back: proves the file, directory and
-        # lock are all usable without adding anything to the trail.
+    def probe(self, *, durable: bool = False) -> None:
+        # Take the write lock and insert an entry, then roll back: proves the file, directory,
+        # lock and table are all usable without adding anything to the trail.
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.execute(
-                f"INSERT OR REPLACE INTO {self._tables.meta} (name, value) VALUES ('probe', '')"
-            )
+            self._conn.execute(PROBE_ENTRY_SQL.format(entries=self._tables.entries))
         finally:
             self._conn.execute("ROLLBACK")
+        if durable:
+            # A rolled-back insert never reaches the disk; a committed one shows a full disk.
+            with _transaction(self._conn):
+                self._conn.execute(
+                    f"INSERT OR REPLACE INTO {self._tables.meta} (name, value) VALUES ('probe', ?)",
+                    (str(time.time()),),
+                )
 
     def close(self) -> None:
         self._conn.close()

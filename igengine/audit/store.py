@@ -85,8 +85,10 @@ class Store(Protocol):
         """Store `value` under `name` unless a value is there; return the stored value."""
         ...
 
-    def probe(self) -> None:
-        """Raise unless an entry could be written now (nothing is written)."""
+    def probe(self, *, durable: bool = False) -> None:
+        """Raise unless an entry could be written now: an entry is inserted (so constraints
+        and triggers run) and rolled back. With `durable`, a row is also committed to the
+        meta table, so a full disk shows too; the chain is never touched."""
         ...
 
     def close(self) -> None: ...
@@ -187,6 +189,21 @@ def _seconds(value: str, url: str) -> float:
     return seconds
 
 
+def redact_url(url: str) -> str:
+    """`url` fit to print: a password in it (user:password@host, or ?password=...) is
+    replaced by ***."""
+    parts = urlsplit(url)
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and all(name != "password" for name, _ in options):
+        return url  # nothing to hide (and a sqlite:/// URL is kept exactly as written)
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = netloc.rsplit("@", 1)[-1]
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = urlencode([(k, "***" if k == "password" else v) for k, v in options], safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def open_store(url: str, *, create: bool) -> Store:
     """The store a URL names; with `create`, missing files, schemas and tables are made."""
     location = parse_url(url)
@@ -256,6 +273,10 @@ ROWS_SQL = (
 )
 LAST_SQL = "SELECT coalesce(max(seq), 0) FROM {entries}"
 CHECKPOINT_COLUMNS = "seq, head_hash, at, key_id, public_key, signature"
+# The entry a probe inserts and rolls back: below every real sequence number.
+PROBE_ENTRY_SQL = (
+    "INSERT INTO {entries} (seq, prev_hash, entry_hash, body) VALUES (-1, '', '', '{{}}')"
+)
 
 
 def checkpoint_values(checkpoint: Checkpoint) -> tuple[int, str, str, str, str, str]:

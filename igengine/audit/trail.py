@@ -7,7 +7,9 @@ with the trail's key, and the whole chain checked by `verify`.
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,18 +18,32 @@ from types import TracebackType
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from igengine.audit import checkpoint as signing
-from igengine.audit import keys
+from igengine.audit import keys, witness
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.commit import GroupCommit
 from igengine.audit.entry import AuditEntry, decision_body, review_body, timestamp
 from igengine.audit.errors import AuditError, AuditWriteError
 from igengine.audit.parallel import parallel_walk, workers_for
 from igengine.audit.store import Filter, Store, open_store
-from igengine.audit.verify import VerifyReport, Walk, verify, walk
+from igengine.audit.verify import (
+    VerifyReport,
+    Walk,
+    Walker,
+    Witnessed,
+    seq_and_time,
+    unsigned_tail,
+    verify,
+    walk,
+)
 from igengine.decision import Decision
 from igengine.request import Request
 
 DEFAULT_QUERY_LIMIT = 1000
+# While entries arrive, none waits longer than this for a signed head to cover it.
+DEFAULT_SIGN_EVERY_SECONDS = 5.0
+# How recent an entry after the newest signed head must be to pass verification as one the
+# writer has not signed yet (a running writer signs within DEFAULT_SIGN_EVERY_SECONDS).
+DEFAULT_TAIL_GRACE_SECONDS = 60.0
 
 
 class AuditTrail:
@@ -41,19 +57,39 @@ class AuditTrail:
         signing_key: Ed25519PrivateKey | None,
         checkpoint_every: int,
         url: str | None = None,
+        witness_path: Path | None = None,
+        sign_every_seconds: float = DEFAULT_SIGN_EVERY_SECONDS,
     ) -> None:
         if checkpoint_every < 1:
             raise AuditError(f"checkpoint_every must be at least 1, not {checkpoint_every}")
+        if sign_every_seconds <= 0:
+            raise AuditError(f"sign_every_seconds must be positive, not {sign_every_seconds}")
         self._store = store
         # Lets verify open the store again in other processes.
         self._url = url
         self._pseudonymiser = pseudonymiser
         self._signing_key = signing_key
         self._every = checkpoint_every
+        self._sign_every = sign_every_seconds
+        # Where each signed head is also written (None: nowhere; no key, nothing signed).
+        self._witness_path = witness_path if signing_key is not None else None
+        self._witnessed = witness.newest_seq(self._witness_path) if self._witness_path else 0
+        # When the oldest entry not yet covered by a signed head was committed (monotonic),
+        # and the head signed for the batch being appended, written out once it commits.
+        self._unsigned_since: float | None = None
+        self._signed: Checkpoint | None = None
+        # Whether the last append failed: readiness follows the writes, not only the probe.
+        self._write_failed = False
         # Held by whoever uses the store's write connection: the writer, probes, checkpoints.
         self._store_lock = threading.Lock()
         self._closed = False
-        self._commit = GroupCommit(store, self._due, self._store_lock, lambda: self.description)
+        self._commit = GroupCommit(
+            self._append_signed,
+            self._store_lock,
+            lambda: self.description,
+            idle=self.sign_if_due if signing_key is not None else None,
+            idle_seconds=min(1.0, sign_every_seconds),
+        )
 
     @classmethod
     def open(
@@ -64,10 +100,15 @@ class AuditTrail:
         signing_key_path: Path | None = None,
         checkpoint_every: int = 1000,
         create: bool = True,
+        witness_path: Path | None = None,
+        sign_every_seconds: float = DEFAULT_SIGN_EVERY_SECONDS,
     ) -> AuditTrail:
         """Open (with `create`, first making) the trail at `url`. Keys are created if their
         files are missing. Without `hmac_key_path` no request naming a person can be
-        recorded; without `signing_key_path` no checkpoints are signed."""
+        recorded; without `signing_key_path` no heads are signed. A head is signed every
+        `checkpoint_every` entries and, while entries arrive, at least every
+        `sign_every_seconds`; each is also appended to the witness file at `witness_path`
+        (default: beside the signing key, see `igengine.audit.witness`)."""
         if checkpoint_every < 1:
             raise AuditError(f"checkpoint_every must be at least 1, not {checkpoint_every}")
         store = open_store(url, create=create)
@@ -77,16 +118,26 @@ class AuditTrail:
                 pseudonymiser = keys.pseudonymiser(hmac_key_path)
                 _check_pseudonym_key(store, pseudonymiser, hmac_key_path)
             key = keys.signing_key(signing_key_path) if signing_key_path else None
+            if witness_path is None and signing_key_path is not None:
+                witness_path = witness.default_path(signing_key_path)
+            trail = cls(
+                store,
+                pseudonymiser=pseudonymiser,
+                signing_key=key,
+                checkpoint_every=checkpoint_every,
+                url=url,
+                witness_path=witness_path,
+                sign_every_seconds=sign_every_seconds,
+            )
         except BaseException:
             store.close()
             raise
-        return cls(
-            store,
-            pseudonymiser=pseudonymiser,
-            signing_key=key,
-            checkpoint_every=checkpoint_every,
-            url=url,
-        )
+        if key is not None:
+            # Entries left unsigned by a process that stopped before signing them (or a head
+            # signed but not yet witnessed) are covered now, not at the next batch.
+            with trail._store_lock:
+                trail._checkpoint_now()
+        return trail
 
     @property
     def description(self) -> str:
@@ -128,31 +179,94 @@ class AuditTrail:
             raise AuditWriteError(f"the audit trail ({self.description}) is closed")
         with self._store_lock:
             try:
-                return self._store.append(bodies, self._due)
+                return self._append_signed(bodies)
             except Exception as exc:
                 raise self._commit.failure(exc) from exc
 
     def _append(self, body: str) -> int:
         return self._commit.submit(body)
 
+    def _append_signed(self, bodies: Sequence[str]) -> list[int]:
+        """Append (the store lock held), then write out the head signed with the batch, if
+        one was: only once it is committed, so the witness never holds a head the store
+        could still roll back."""
+        self._signed = None
+        try:
+            seqs = self._store.append(bodies, self._due)
+        except BaseException:
+            self._write_failed = True
+            raise
+        self._write_failed = False
+        signed, self._signed = self._signed, None
+        if signed is not None:
+            self._witness(signed)
+        elif self._signing_key is not None and self._unsigned_since is None:
+            self._unsigned_since = time.monotonic()
+        return seqs
+
     def _due(self, old_head: int, new_head: int, head_hash: str) -> Checkpoint | None:
-        # Every time the chain passes a multiple of `checkpoint_every`, whichever process
-        # wrote that batch signs the new head.
-        if self._signing_key is None or new_head // self._every == old_head // self._every:
+        # Every time the chain passes a multiple of `checkpoint_every`, or once entries have
+        # waited `sign_every_seconds` for a signed head, whichever process wrote that batch
+        # signs the new head (in the batch's transaction).
+        if self._signing_key is None:
             return None
-        return self._sign(new_head, head_hash)
+        crossed = new_head // self._every != old_head // self._every
+        since = self._unsigned_since
+        overdue = since is not None and time.monotonic() - since >= self._sign_every
+        if not (crossed or overdue):
+            return None
+        self._signed = self._sign(new_head, head_hash)
+        return self._signed
 
     def _sign(self, seq: int, head_hash: str) -> Checkpoint:
         assert self._signing_key is not None
         return signing.sign(self._signing_key, seq, head_hash, datetime.now(UTC))
 
+    def _witness(self, head: Checkpoint) -> None:
+        """Write a committed signed head to the witness file (once per head)."""
+        self._unsigned_since = None
+        if self._witness_path is None or head.seq <= self._witnessed:
+            return
+        try:
+            witness.append(self._witness_path, head)
+        except OSError as exc:
+            # Entries up to the head are committed; the callers are told they were not
+            # (their decisions are withheld) and the head is written with the next one.
+            self._unsigned_since = time.monotonic()
+            raise AuditWriteError(
+                f"the signed head could not be written to the witness file "
+                f"{self._witness_path}: {exc.strerror or exc}"
+            ) from exc
+        self._witnessed = head.seq
+
+    def sign_if_due(self) -> Checkpoint | None:
+        """Sign the head if entries have waited `sign_every_seconds` for one (called when the
+        trail is idle, so a quiet trail's last entries are covered too)."""
+        since = self._unsigned_since
+        if since is None or self._closed or time.monotonic() - since < self._sign_every:
+            return None
+        with self._store_lock:
+            return self._checkpoint_now()
+
+    def _checkpoint_now(self) -> Checkpoint | None:
+        """Sign and store the current head, and witness it (the store lock held)."""
+        head = self._store.checkpoint_head(self._sign)
+        if head is None:
+            self._unsigned_since = None
+            return None
+        self._witness(head)
+        return head
+
     def writable(self) -> bool:
-        """Whether an entry could be written right now (for readiness checks)."""
+        """Whether an entry could be written right now (for readiness checks): after a write
+        that failed, not until the store takes a committed write again."""
         if self._closed:
             return False
         with self._store_lock:
             try:
-                self._store.probe()
+                # After a failed write, only a committed probe shows the store is back (a
+                # full disk lets a rolled-back insert through).
+                self._store.probe(durable=self._write_failed)
             except Exception:
                 return False
         return True
@@ -162,22 +276,78 @@ class AuditTrail:
         if self._signing_key is None:
             raise AuditError("this trail was opened without a signing key, so it cannot sign")
         with self._store_lock:
-            return self._store.checkpoint_head(self._sign)
+            return self._checkpoint_now()
 
     def verify(
-        self, public_key_path: Path | None = None, *, workers: int | None = None
+        self,
+        public_key_path: Path | None = None,
+        *,
+        workers: int | None = None,
+        witness_path: Path | None = None,
+        require_witness: bool = False,
+        use_witness: bool = True,
+        tail_grace: float = DEFAULT_TAIL_GRACE_SECONDS,
     ) -> VerifyReport:
-        """Check every entry and signed checkpoint. Checkpoints are checked against the given
-        public key, else this trail's own signing key, else the keys stored with them (so
-        instances sharing a trail should share a signing key). A long chain is walked by
-        `workers` processes (default: one per core for 200,000 entries or more)."""
+        """Check every entry, signed checkpoint and witnessed head. Signatures are checked
+        against the given public key, else this trail's own signing key, else the keys stored
+        with them (which shows consistency, not origin; so instances sharing a trail should
+        share a signing key). With a key, the witness file at `witness_path` (default: beside
+        the key) is checked too, unless `use_witness` is False; if there is none,
+        `require_witness` fails the check. Entries
+        after the newest witnessed head pass only if recorded within `tail_grace` seconds.
+        A long chain is walked by `workers` processes (default: one per core for 200,000
+        entries or more)."""
         trusted: Ed25519PublicKey | None = None
         if public_key_path is not None:
             trusted = keys.public_key(public_key_path)
         elif self._signing_key is not None:
             trusted = self._signing_key.public_key()
+        location = None
+        if use_witness:
+            location = self._witness_location(public_key_path, witness_path, trusted)
+        notes: list[str] = []
+        witnessed: Witnessed | None = None
+        try:
+            if location is not None and location.exists():
+                witnessed = Witnessed(str(location), witness.read(location))
+            elif location is not None and require_witness:
+                return _failed(_no_witness(location), trusted)
+            elif location is not None:
+                notes.append(f"{_no_witness(location)} (not checked)")
+        except AuditError as exc:
+            return _failed(str(exc), trusted)
         checkpoints = self._store.checkpoints()
-        return verify(lambda pinned: self._walk(pinned, workers), checkpoints, trusted)
+        walker: Walker = functools.partial(self._walk, workers=workers)
+        report = verify(walker, checkpoints, trusted, witnessed)
+        if report.ok and witnessed is not None and report.uncovered:
+            report = self._check_tail(report, tail_grace)
+        return report.model_copy(update={"warnings": [*notes, *report.warnings]})
+
+    def _witness_location(
+        self, public_key_path: Path | None, given: Path | None, trusted: Ed25519PublicKey | None
+    ) -> Path | None:
+        if trusted is None:
+            if given is not None:
+                raise AuditError(
+                    "a witness file is checked against the public key that signed it; give "
+                    "the public key too"
+                )
+            return None
+        if given is not None:
+            return given
+        if public_key_path is not None:
+            return witness.default_path(public_key_path)
+        return self._witness_path
+
+    def _check_tail(self, report: VerifyReport, grace: float) -> VerifyReport:
+        """Fail the report if an entry after the newest signed head is not a recent one."""
+        first = report.entries - report.uncovered + 1
+        tail = (seq_and_time(seq, body) for seq, _, _, body in self._store.rows(first))
+        broken = unsigned_tail(tail, datetime.now(UTC), grace)
+        if broken is None:
+            return report
+        update = {"ok": False, "first_bad": broken.first_bad, "problem": broken.problem}
+        return report.model_copy(update={**update, "uncovered": 0, "warnings": []})
 
     def _walk(self, pinned: dict[int, str], workers: int | None) -> Walk:
         count = self._store.last_seq()
@@ -257,7 +427,7 @@ class AuditTrail:
         with self._store_lock:
             try:
                 if self._signing_key is not None:
-                    self._store.checkpoint_head(self._sign)
+                    self._checkpoint_now()
             finally:
                 self._store.close()
 
@@ -280,6 +450,19 @@ def _check_pseudonym_key(store: Store, pseudonymiser: keys.Pseudonymiser, path: 
             f"{path} is not the pseudonymisation key this trail was written with, so searches "
             "by person would find nothing; use the original key file"
         )
+
+
+def _failed(problem: str, trusted: Ed25519PublicKey | None) -> VerifyReport:
+    trusted_id = keys.key_id(trusted) if trusted is not None else None
+    return VerifyReport(ok=False, entries=0, problem=problem, trusted_key=trusted_id)
+
+
+def _no_witness(location: Path) -> str:
+    return (
+        f"there is no witness file at {location}: without the signed heads kept there, a "
+        "trail cut short or rewritten with its checkpoints deleted cannot be told from an "
+        "intact one (give its path with --witness)"
+    )
 
 
 def _utc(moment: datetime) -> datetime:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict
@@ -39,6 +41,11 @@ class VerifyReport(BaseModel):
     problem: str | None = None
     checkpoints: int = 0
     trusted_key: str | None = None
+    # The witness file checked (signed heads kept outside the store), how many heads it
+    # held, and how many entries come after the newest signed head (in it, else in the store).
+    witness: str | None = None
+    witness_heads: int = 0
+    uncovered: int = 0
     head_hash: str = GENESIS
     warnings: list[str] = []
     seconds: float = 0.0
@@ -65,43 +72,122 @@ class Walk:
 Walker = Callable[[dict[int, str]], Walk]
 
 
+@dataclass(frozen=True, slots=True)
+class Witnessed:
+    """The signed heads read from a witness file (see `igengine.audit.witness`)."""
+
+    path: str
+    heads: Sequence[Checkpoint]
+
+
 def verify(
     walker: Walker,
     checkpoints: Sequence[Checkpoint],
     trusted: Ed25519PublicKey | None,
+    witnessed: Witnessed | None = None,
 ) -> VerifyReport:
-    """Check the signed `checkpoints` (all of them, read before the entries so that appends
-    made meanwhile can only lengthen the chain), then walk every entry with `walker`."""
+    """Check the signed `checkpoints` and the `witnessed` heads (all of them, read before the
+    entries so that appends made meanwhile can only lengthen the chain), then walk every
+    entry with `walker`: each signed head pins the hash its entry must have."""
     started = time.perf_counter()
     trusted_id = key_id(trusted) if trusted is not None else None
     ordered = sorted(checkpoints, key=lambda checkpoint: checkpoint.seq)
-    for checkpoint in ordered:
-        problem = signature_problem(checkpoint, trusted)
-        if problem is not None:
-            return VerifyReport(ok=False, entries=0, problem=problem, trusted_key=trusted_id)
-    walked = walker({checkpoint.seq: checkpoint.head_hash for checkpoint in ordered})
-    broken = walked.broken or _truncation(walked.good, ordered)
-    seconds = time.perf_counter() - started
-    if broken is not None:
-        return VerifyReport(
-            ok=False,
-            entries=walked.good,
-            first_bad=broken.first_bad,
-            problem=broken.problem,
-            checkpoints=len(ordered),
-            trusted_key=trusted_id,
-            head_hash=walked.head_hash,
-            seconds=seconds,
-        )
-    return VerifyReport(
-        ok=True,
+    heads = sorted(witnessed.heads, key=lambda head: head.seq) if witnessed else []
+    failed = _bad_signature(ordered, heads, trusted, witnessed)
+    if failed is not None:
+        return VerifyReport(ok=False, entries=0, problem=failed, trusted_key=trusted_id)
+    pinned = {checkpoint.seq: checkpoint.head_hash for checkpoint in ordered}
+    # The witness's heads are pinned last: kept outside the store, they are the ones trusted.
+    pinned.update({head.seq: head.head_hash for head in heads})
+    walked = walker(pinned)
+    newest = heads[-1] if heads else None
+    broken = walked.broken or _behind(walked.good, newest) or _truncation(walked.good, ordered)
+    covered = newest.seq if newest else (ordered[-1].seq if ordered else 0)
+    report = VerifyReport(
+        ok=broken is None,
         entries=walked.good,
+        first_bad=broken.first_bad if broken else None,
+        problem=broken.problem if broken else None,
         checkpoints=len(ordered),
         trusted_key=trusted_id,
         head_hash=walked.head_hash,
-        warnings=_warnings(walked.good, ordered, trusted_id),
-        seconds=seconds,
+        witness=witnessed.path if witnessed else None,
+        witness_heads=len(heads),
+        uncovered=max(0, walked.good - covered) if broken is None else 0,
+        seconds=time.perf_counter() - started,
     )
+    if broken is None:
+        warnings = _warnings(walked.good, ordered, trusted_id, witnessed, newest)
+        report = report.model_copy(update={"warnings": warnings})
+    return report
+
+
+def _bad_signature(
+    checkpoints: Sequence[Checkpoint],
+    heads: Sequence[Checkpoint],
+    trusted: Ed25519PublicKey | None,
+    witnessed: Witnessed | None,
+) -> str | None:
+    for checkpoint in checkpoints:
+        problem = signature_problem(checkpoint, trusted)
+        if problem is not None:
+            return problem
+    if witnessed is None:
+        return None
+    assert trusted is not None, "a witness is only checked against a trusted key"
+    pins: dict[int, str] = {}
+    for head in heads:
+        problem = signature_problem(head, trusted)
+        if problem is not None:
+            return f"the witness file {witnessed.path}: {problem}"
+        if pins.setdefault(head.seq, head.head_hash) != head.head_hash:
+            return (
+                f"the witness file {witnessed.path} holds two different signed heads for "
+                f"entry {head.seq}: the signing key signed two different histories"
+            )
+    return None
+
+
+def _behind(good: int, newest: Checkpoint | None) -> _Break | None:
+    if newest is None or newest.seq <= good:
+        return None
+    return _Break(
+        good + 1,
+        f"the trail has been cut short (the store is behind the witness file): the newest "
+        f"signed head there (signed "
+        f"{timestamp(newest.at)}) covers {newest.seq} entries, but the chain ends at entry "
+        f"{good}, so the entries from entry {good + 1} to entry {newest.seq} have been removed",
+    )
+
+
+def seq_and_time(seq: int, body: bytes) -> tuple[int, datetime]:
+    """An entry's number and recorded time (any time at all for a body that has none, which
+    a forged entry may lack: the earliest possible, so it fails the recency check)."""
+    try:
+        moment = datetime.fromisoformat(json.loads(body)["at"])
+    except (ValueError, KeyError, TypeError):
+        return seq, datetime.min.replace(tzinfo=UTC)
+    return seq, moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def unsigned_tail(
+    times: Iterable[tuple[int, datetime]], now: datetime, grace: float
+) -> _Break | None:
+    """The entries after the newest signed head may only be recent ones, recorded within
+    `grace` seconds of `now`, that the writer has not signed yet (it signs a head within
+    seconds). An older one, or one from the future, was added by something else."""
+    for seq, moment in times:
+        age = (now - moment).total_seconds()
+        if age > grace or age < -grace:
+            when = "in the future" if age < 0 else f"{age:,.0f} s ago"
+            return _Break(
+                seq,
+                f"entry {seq} comes after the newest signed head yet is recorded {when} "
+                f"({timestamp(moment)}): the trail's writer signs a head within seconds of "
+                "each entry, so it was appended by something other than the trail (or the "
+                "writer stopped before signing it: start it again, then verify again)",
+            )
+    return None
 
 
 _HASHED_OPEN = b'{"body":'
@@ -199,25 +285,39 @@ def _truncation(good: int, checkpoints: Sequence[Checkpoint]) -> _Break | None:
     )
 
 
-def _warnings(good: int, checkpoints: Sequence[Checkpoint], trusted: str | None) -> list[str]:
-    if not checkpoints:
-        return (
-            [
-                "there are no signed checkpoints, so removing the newest entries or rewriting the "
-                "whole chain would not be detected"
-            ]
-            if good
-            else []
-        )
+def _warnings(
+    good: int,
+    checkpoints: Sequence[Checkpoint],
+    trusted: str | None,
+    witnessed: Witnessed | None,
+    newest: Checkpoint | None,
+) -> list[str]:
     notes: list[str] = []
+    if trusted is None:
+        notes.append(
+            "signatures were NOT checked against your public key (none was given), only "
+            "against keys stored in the trail itself, which whoever rewrites the trail can "
+            "replace: this shows the chain is consistent, not that it is unaltered; give "
+            "--public-key"
+        )
+    if witnessed is not None:
+        covered = newest.seq if newest else 0
+        if covered < good:
+            notes.append(
+                f"entries {covered + 1} to {good} are not yet covered by any signed head in "
+                f"the witness file {witnessed.path}"
+            )
+        return notes
+    if not checkpoints:
+        if good:
+            notes.append(
+                "there are no signed checkpoints, so removing the newest entries or rewriting "
+                "the whole chain would not be detected"
+            )
+        return notes
     if checkpoints[-1].seq < good:
         notes.append(
             f"entries {checkpoints[-1].seq + 1} to {good} are not yet covered by a signed "
             "checkpoint"
-        )
-    if trusted is None:
-        notes.append(
-            "checkpoint signatures were checked against the public keys stored in the trail; "
-            "give the public key to check they were made with your key"
         )
     return notes

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from igengine.audit.commit import MAX_BATCH
 from igengine.audit.errors import AuditError, AuditWriteError
-from igengine.audit.trail import AuditTrail
+from igengine.audit.trail import DEFAULT_SIGN_EVERY_SECONDS, AuditTrail
 
 LENGTH = struct.Struct(">I")
 # A socket's answers must be read within this long, or it is dropped (its entries are already
@@ -41,6 +41,8 @@ SEND_TIMEOUT = 5.0
 # How often the loop looks up from waiting to see whether its parent (the service) is gone.
 PARENT_CHECK_SECONDS = 1.0
 READY = b"igengine audit writer ready\n"
+# The environment variable the store URL arrives in.
+URL_VARIABLE = "IGENGINE_AUDIT_URL"
 
 
 def frame(payload: bytes) -> bytes:
@@ -85,8 +87,16 @@ class Writer:
             # window of up to 2 ms, tried before, cut the number of commits by a third but
             # lengthened every wait; p99 latency at 64 clients was lower without it.
             self.answer(self.gather(PARENT_CHECK_SECONDS))
+            self._sign_if_due()
             if parent is not None and os.getppid() != parent:
                 return
+
+    def _sign_if_due(self) -> None:
+        # A quiet trail's last entries get their signed head within `sign_every` seconds.
+        try:
+            self._trail.sign_if_due()
+        except Exception as exc:
+            print(f"igengine audit writer: could not sign the head: {exc}", file=sys.stderr)
 
     def stop(self) -> None:
         self.stopping = True
@@ -173,20 +183,29 @@ def main(argv: list[str] | None = None) -> int:
     descriptor, already bound, so workers can connect before this process is up."""
     parser = argparse.ArgumentParser(prog="python -m igengine.audit.writer")
     parser.add_argument("--fd", type=int, required=True, help="the listening Unix socket")
-    parser.add_argument("--url", required=True, help="the audit store URL")
     parser.add_argument("--hmac-key", type=Path, help="checked against the trail's own")
-    parser.add_argument("--signing-key", type=Path, help="signs the checkpoints")
+    parser.add_argument("--signing-key", type=Path, help="signs the heads")
+    parser.add_argument("--witness", type=Path, help="where signed heads are also kept")
     parser.add_argument("--checkpoint-every", type=int, default=1000)
+    parser.add_argument("--sign-every", type=float, default=DEFAULT_SIGN_EVERY_SECONDS)
     args = parser.parse_args(argv)
+    # The store URL may hold a password, so it comes from the environment, which (unlike
+    # the command line) other users cannot read.
+    url = os.environ.get(URL_VARIABLE)
+    if not url:
+        print(f"igengine audit writer: {URL_VARIABLE} is not set", file=sys.stderr)
+        return 2
     listener = socket.socket(fileno=args.fd)
     listener.setblocking(False)
     parent = os.getppid()
     try:
         trail = AuditTrail.open(
-            args.url,
+            url,
             hmac_key_path=args.hmac_key,
             signing_key_path=args.signing_key,
             checkpoint_every=args.checkpoint_every,
+            witness_path=args.witness,
+            sign_every_seconds=args.sign_every,
         )
     except AuditError as exc:
         print(f"igengine audit writer: {exc}", file=sys.stderr)
