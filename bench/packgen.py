@@ -151,6 +151,7 @@ def write_all_parties(
     purposes = [p.value for p in Purpose]
     records = [r.value for r in RecordType][:3] if overlap else [r.value for r in RecordType]
     denies = [f"objection-{i}" for i in range(5)]
+    placed: list[str] = []  # the denies written so far, as agreement-id/rule-id
     per_agreement = [
         rule_count // agreements + (a < rule_count % agreements) for a in range(agreements)
     ]
@@ -160,6 +161,7 @@ def write_all_parties(
         for i in range(count):
             index = written + i
             if index < len(denies):
+                placed.append(f"agreement-{a}/{denies[index]}")
                 rules.append(
                     {
                         "id": denies[index],
@@ -198,8 +200,8 @@ def write_all_parties(
                 },
                 "obligations": ["share_minimum_necessary"],
             }
-            if rng.random() < 0.1:
-                spec["overrides"] = [f"agreement-0/{rng.choice(denies)}"]
+            if placed and rng.random() < 0.1:
+                spec["overrides"] = [rng.choice(placed)]
             rules.append(spec)
         written += count
         agreement = {
