@@ -35,7 +35,9 @@ _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer browsers send `Origin: null` with form
+    # posts, and the sign-in check needs the real origin. Nothing goes to other sites.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
