@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import random
 import statistics
 import subprocess
@@ -129,8 +130,8 @@ def baseline_assert(engine: Engine) -> Callable[[dict[str, Any]], Any]:
         record, purpose = shard.split(".")
         rules = by_record.setdefault(f"bench.{record}", {})
         for part in parts:
-            for name, rule in part.items():
-                condition = rule["all"][0]["m"]
+            for name, definition in part.items():
+                condition = json.loads(definition)["all"][0]["m"]
                 tests = condition.get("$and", [condition])
                 rules[f"{name}.{purpose}"] = {
                     "all": [{"m": {"$and": [{"purpose": purpose}, *tests]}}],

@@ -97,13 +97,14 @@ class Selectors:
 
 @dataclass(frozen=True)
 class CompiledPack:
-    """Ruleset definitions in durable-rules' JSON form: for each shard, one or more parts (each
-    a ruleset; see `fits`), whose entries are named `g<k>` for group k of `groups` (the rules,
-    by index, that share those conditions). Beside them, for each shard the request conditions
-    its permit rules test (all that could turn a deny into a permit) and its permit rules by
-    agreement (see engine: which permits a change could reach)."""
+    """Rulesets for durable-rules: for each shard, one or more parts (each a ruleset; see
+    `fits`), mapping each entry's name to its definition as JSON text. An entry is named
+    `g<k>` for group k of `groups` (the rules, by index, that share its conditions). Beside
+    them, for each shard the request conditions its permit rules test (all that could turn a
+    deny into a permit) and its permit rules by agreement (see engine: which permits a change
+    could reach)."""
 
-    rulesets: dict[str, tuple[dict[str, Any], ...]]
+    rulesets: dict[str, tuple[dict[str, str], ...]]
     groups: tuple[tuple[int, ...], ...]
     permit_conditions: dict[str, frozenset[str]]
     permits: dict[str, dict[int, tuple[tuple[int, Selectors], ...]]]
@@ -117,13 +118,13 @@ class CompiledPack:
 def compile_pack(pack: PolicyPack) -> CompiledPack:
     # For each shard, the rules under each distinct condition (by its JSON text).
     shards: dict[str, dict[str, list[int]]] = {}
-    entries: dict[str, dict[str, Any]] = {}
+    conditions: dict[str, Condition] = {}
     permit_conditions: dict[str, set[str]] = {}
     permits: dict[str, dict[int, list[tuple[int, Selectors]]]] = {}
     for rule in pack.rules:
         condition = rule_condition(rule)
         text = json.dumps(condition, separators=(",", ":"))
-        entries.setdefault(text, {"all": [{"m": condition}]})
+        conditions.setdefault(text, condition)
         selectors = Selectors.of(rule) if rule.effect is Effect.PERMIT else None
         for record in rule.spec.records or list(RecordType):
             for purpose in rule.purposes:
@@ -136,13 +137,16 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
                         (rule.index, selectors)
                     )
     groups: dict[tuple[int, ...], int] = {}
-    rulesets: dict[str, tuple[dict[str, Any], ...]] = {}
+    rulesets: dict[str, tuple[dict[str, str], ...]] = {}
     for name, by_condition in shards.items():
         named = [
-            (f"g{groups.setdefault(tuple(rules), len(groups))}", entries[text])
+            (f"g{groups.setdefault(tuple(rules), len(groups))}", text)
             for text, rules in by_condition.items()
         ]
-        rulesets[name] = tuple(dict(part) for part in fitting_parts(named))
+        rulesets[name] = tuple(
+            {entry: '{"all":[{"m":' + text + "}]}" for entry, text in part}
+            for part in fitting_parts(named, conditions)
+        )
     return CompiledPack(
         rulesets,
         tuple(groups),
@@ -212,15 +216,17 @@ def rule_condition(rule: Rule) -> Condition:
 
 
 def fitting_parts(
-    named: list[tuple[str, dict[str, Any]]],
-) -> list[list[tuple[str, dict[str, Any]]]]:
-    """`named` (a shard's entries) as one ruleset, or split into parts that each `fits`."""
-    if len(named) == 1 or fits([entry["all"][0]["m"] for _, entry in named]):
+    named: list[tuple[str, str]], conditions: dict[str, Condition]
+) -> list[list[tuple[str, str]]]:
+    """`named` (a shard's entries: name and condition text) as one ruleset, or split into
+    parts that each `fits`. `conditions` holds each condition by its text."""
+    if len(named) == 1 or fits([conditions[text] for _, text in named]):
         return [named]
-    # Entries that share prefixes go to the same part, so each part's network stays narrow.
-    ordered = sorted(named, key=lambda item: json.dumps(item[1], sort_keys=True))
+    # Entries that share prefixes (and so text) go to the same part, so each part's network
+    # stays narrow.
+    ordered = sorted(named, key=lambda item: item[1])
     half = len(ordered) // 2
-    return fitting_parts(ordered[:half]) + fitting_parts(ordered[half:])
+    return fitting_parts(ordered[:half], conditions) + fitting_parts(ordered[half:], conditions)
 
 
 # A node of the network durable-rules builds (see `fits`): its children by (fact, operator,

@@ -17,7 +17,6 @@ import json
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import durable_rules_engine as _dre
 
@@ -34,21 +33,19 @@ class MatchError(RuntimeError):
 class DurableMatcher:
     """A compiled pack loaded into durable-rules, one native ruleset per shard. Thread-safe."""
 
-    def __init__(self, rulesets: Mapping[str, Sequence[dict[str, Any]]]) -> None:
-        """`rulesets`: for each shard, its parts (each one ruleset; see compile.fitting_parts)."""
+    def __init__(self, rulesets: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+        """`rulesets`: for each shard, its parts (each one ruleset: rule names and their
+        definitions as JSON text; see compile.CompiledPack)."""
         prefix = f"ig{next(_names)}"
         self._lock = threading.Lock()
         self._handles: dict[str, tuple[int, ...]] = {}
         created: list[int] = []
-        # A rule compiled into several shards is one object: encode it once.
-        encoded: dict[int, str] = {}
         try:
             for shard, parts in rulesets.items():
                 handles = []
                 for number, rules in enumerate(parts):
                     text = ",".join(
-                        f"{json.dumps(name)}:{_encoded(rule, encoded)}"
-                        for name, rule in rules.items()
+                        f"{json.dumps(name)}:{definition}" for name, definition in rules.items()
                     )
                     handles.append(
                         _dre.create_ruleset(f"{prefix}.{shard}.{number}", "{" + text + "}")
@@ -110,13 +107,6 @@ def _assert_and_retract(handle: int, fact: str) -> list[str]:
     finally:
         _dre.retract_fact(handle, fact)
     return names
-
-
-def _encoded(rule: dict[str, Any], cache: dict[int, str]) -> str:
-    text = cache.get(id(rule))
-    if text is None:
-        text = cache[id(rule)] = json.dumps(rule, separators=(",", ":"))
-    return text
 
 
 def _release(handles: list[int]) -> None:

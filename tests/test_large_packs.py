@@ -9,6 +9,7 @@ own rules so that they match, and each answer is compared with the plain referen
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from datetime import date
@@ -105,4 +106,4 @@ def test_every_ruleset_fits_durable_rules_limits(engine: Engine) -> None:
     compiled = compile_pack(engine.pack)
     for parts in compiled.rulesets.values():
         for part in parts:
-            assert fits([entry["all"][0]["m"] for entry in part.values()])
+            assert fits([json.loads(entry)["all"][0]["m"] for entry in part.values()])
