@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from time import perf_counter
 from typing import Annotated, NoReturn
@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from igengine import diff, packsign
+from igengine import diff, packsign, replay
+from igengine.audit.errors import AuditError
 from igengine.packsign import PackSignatureError
 from igengine.policy.errors import PolicyError
 from igengine.policy.pack import PolicyPack
@@ -171,4 +172,75 @@ def _show_diff(report: diff.Report, space: diff.Space, seconds: float) -> None:
         f"{verdict}: {changed} kinds of request answered differently on {report.on}, in "
         f"{len(report.groups)} groups ({report.cells} parts of the request space the change "
         f"could reach, {report.decided} requests decided in each pack, {seconds:.2f} s)"
+    )
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: '{value}' is not a date or time (e.g. 2026-03-31 or 2026-03-31T09:00)", 2)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def replay_command(
+    store: Annotated[
+        str,
+        typer.Option(
+            "--store",
+            envvar="IGENGINE_AUDIT_URL",
+            help="The trail: sqlite:///path/to/audit.db or postgresql://user@host/db",
+        ),
+    ],
+    policies: Annotated[
+        Path, typer.Option("--policies", "-p", help="The pack to decide them under")
+    ],
+    since: Annotated[str | None, typer.Option(help="Recorded at or after (ISO-8601)")] = None,
+    until: Annotated[str | None, typer.Option(help="Recorded at or before (ISO-8601)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for tools")] = False,
+) -> None:
+    """Decide the trail's recorded requests again under another pack (at the time each was
+    decided) and list those answered differently, with counts by agreement and by purpose.
+    Reads the trail only. Exit 1 when any decision would change."""
+    pack = load_or_fail(policies, "--policies")
+    first, last = _moment(since, "--since"), _moment(until, "--until")
+    try:
+        with progress_bar("Replaying the recorded decisions") as advance:
+            report = replay.replay(store, pack, first, last, advance)
+    except AuditError as exc:
+        fail(f"the audit trail cannot be read: {exc}")
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        _show_replay(report)
+    if report.turned:
+        raise typer.Exit(1)
+
+
+def _show_replay(report: replay.ReplayReport) -> None:
+    for turned in report.turned:
+        now = f"refused: {turned.refused}" if turned.refused else _words(turned.now)
+        out.print(
+            f"entry {turned.seq} ({turned.at[:19]}) {turned.role} at {turned.organisation} "
+            f"asking {turned.holder} for {turned.record_type} ({turned.purpose}): "
+            f"{_words(turned.was)} → {escape(now)}",
+            highlight=False,
+        )
+    for title, counts in (("agreement", report.by_agreement), ("purpose", report.by_purpose)):
+        if counts:
+            listed = ", ".join(f"{name} {count}" for name, count in counts.most_common())
+            out.print(f"[bold]By {title}[/bold]: {escape(listed)}")
+    out.print(
+        f"{len(report.turned)} of {report.replayed} recorded decisions would change "
+        f"({report.read} entries read, {report.recorded_errors} recorded errors not replayed)"
+    )
+
+
+def _words(answer: diff.Answer | None) -> str:
+    if answer is None:
+        return "no answer"
+    return answer.effect.upper() + (
+        f" ({', '.join(answer.legal_basis)})" if answer.legal_basis else ""
     )

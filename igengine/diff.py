@@ -107,6 +107,12 @@ class Answer:
         cited = tuple(f"{b.framework} {b.provision}" for b in decision.legal_basis)
         return cls(str(decision.effect), cited, tuple(decision.obligations))
 
+    @classmethod
+    def from_dict(cls, decision: dict[str, Any]) -> Answer:
+        """The answer of a decision in its JSON shape (as the audit trail records it)."""
+        cited = tuple(f"{b['framework']} {b['provision']}" for b in decision["legal_basis"])
+        return cls(str(decision["effect"]), cited, tuple(decision["obligations"]))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "effect": self.effect,
