@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from igengine import diff, packsign, replay
+from igengine import diff, lint, packsign, replay
 from igengine.audit.errors import AuditError
 from igengine.packsign import PackSignatureError
 from igengine.policy.errors import PolicyError
@@ -244,3 +244,32 @@ def _words(answer: diff.Answer | None) -> str:
     return answer.effect.upper() + (
         f" ({', '.join(answer.legal_basis)})" if answer.legal_basis else ""
     )
+
+
+def lint_command(
+    directory: PackArgument,
+    today: Annotated[
+        str | None,
+        typer.Option("--on", help="Check review and end dates as on this date (default today)"),
+    ] = None,
+    soon: Annotated[int, typer.Option(help="Days ahead an ending agreement is flagged")] = 90,
+    strict: Annotated[bool, typer.Option(help="Exit 1 on warnings too")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for tools")] = False,
+) -> None:
+    """What a careful IG lead would flag, each as `file:line: check: problem; what to do`:
+    rules that can never decide, overrides that can never apply, legal bases that do not fit
+    the rule (errors); agreements due for review or ending soon, organisations and obligations
+    nothing uses (warnings). Exit 1 on any error (with --strict, any warning too)."""
+    day = _day(today)
+    load_or_fail(directory, "DIR")
+    findings = lint.lint(directory, day, soon)
+    if as_json:
+        print(json.dumps([finding.to_dict() for finding in findings], indent=2))
+    else:
+        for finding in findings:
+            colour = "red" if finding.severity == "error" else "yellow"
+            out.print(f"[{colour}]{finding.severity}[/{colour}] {escape(str(finding))}")
+        errors = sum(f.severity == "error" for f in findings)
+        out.print(f"{errors} errors, {len(findings) - errors} warnings")
+    if any(f.severity == "error" or strict for f in findings):
+        raise typer.Exit(1)

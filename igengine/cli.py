@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from igengine.audit.cli import audit_app
-from igengine.changecli import diff_command, pack_app, replay_command
+from igengine.changecli import diff_command, lint_command, pack_app, replay_command
 from igengine.decision import Decision
 from igengine.engine import Engine
 from igengine.packsign import PackSignatureError
@@ -33,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 app.add_typer(pack_app, name="pack")
+app.command("lint")(lint_command)
 app.command("diff")(diff_command)
 app.command("replay")(replay_command)
 out = Console()
