@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from igengine.audit.cli import audit_app
+from igengine.changecli import diff_command, lint_command, pack_app, replay_command
 from igengine.decision import Decision
 from igengine.engine import Engine
+from igengine.packsign import PackSignatureError
 from igengine.policy.errors import PolicyError
 from igengine.policy.validate import load_pack
 from igengine.request import RequestError, parse_json
@@ -30,6 +32,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(audit_app, name="audit")
+app.add_typer(pack_app, name="pack")
+app.command("lint")(lint_command)
+app.command("diff")(diff_command)
+app.command("replay")(replay_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -229,6 +235,10 @@ def serve(
     jwt_required: Annotated[
         bool, typer.Option(help="Take the requester only from a verified bearer token.")
     ] = False,
+    pack_public_key: Annotated[
+        Path | None,
+        typer.Option(help="Serve only a pack signed by this Ed25519 key (`igengine pack sign`)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP service and the frontline page (settings also from IGENGINE_* variables)."""
@@ -246,6 +256,7 @@ def serve(
         "jwt_public_key": jwt_public_key,
         "jwt_issuer": jwt_issuer,
         "jwt_audience": jwt_audience,
+        "pack_public_key": pack_public_key,
     }
     try:
         settings = Settings.from_env().with_changes(
@@ -256,12 +267,12 @@ def serve(
         if jwt_required:
             settings = settings.with_changes(jwt_required=True)
         settings = prepare(settings)
-    except (PolicyError, SettingsError) as exc:
+    except (PolicyError, SettingsError, PackSignatureError) as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(1) from None
     try:
         run_service(settings, host=host, port=port, workers=workers, log_level=log_level)
-    except SettingsError as exc:
+    except (SettingsError, PackSignatureError) as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(1) from None
 

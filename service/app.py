@@ -16,7 +16,7 @@ from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from igengine import Engine, RequestError
+from igengine import Engine, RequestError, packsign
 from service import api, heap, page, reload
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.decisions import Trail, WatchedTrail, Withheld
@@ -48,6 +48,8 @@ def create_app(
         log.warning("the audit trail is OFF: decisions are not recorded")
     watch = WatchedTrail(trail, metrics) if trail is not None else None
     engine = Engine.from_directory(settings.policies, audit=watch)
+    if settings.pack_public_key is not None:
+        packsign.verify(settings.policies, settings.pack_public_key, engine.pack.version)
     metrics.rules_loaded.set(len(engine.pack.rules))
     state = ServiceState(
         settings=settings,

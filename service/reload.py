@@ -32,7 +32,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from igengine import Engine, PolicyError
+from igengine import Engine, PolicyError, packsign
+from igengine.packsign import PackSignatureError
 from service import heap
 from service.settings import SettingsError
 from service.state import ServiceState
@@ -86,9 +87,9 @@ class Staging:
     async def prepare(self) -> Message:
         state = self._state
         try:
-            engine = await run_in_threadpool(
-                Engine.from_directory, state.settings.policies, audit=state.watch
-            )
+            engine = await run_in_threadpool(_load, state)
+        except PackSignatureError as exc:
+            return {"ok": False, "problems": [str(exc)]}
         except PolicyError as exc:
             problems = [str(issue) for issue in exc.issues]
             if len(problems) > MAX_PROBLEMS:
@@ -109,6 +110,15 @@ class Staging:
         state.metrics.rules_loaded.set(len(staged.pack.rules))
         heap.settle()
         return {"ok": True, "version": staged.pack.version}
+
+
+def _load(state: ServiceState) -> Engine:
+    engine = Engine.from_directory(state.settings.policies, audit=state.watch)
+    key = state.settings.pack_public_key
+    if key is not None:
+        # Checked against the version loaded, so a file changed while loading shows too.
+        packsign.verify(state.settings.policies, key, engine.pack.version)
+    return engine
 
 
 async def reload_here(state: ServiceState) -> Outcome:

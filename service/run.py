@@ -22,6 +22,7 @@ from pathlib import Path
 
 import uvicorn
 
+from igengine import packsign
 from igengine.audit.store import redact_url
 from igengine.audit.writer import READY, URL_VARIABLE
 from igengine.policy.validate import load_pack
@@ -33,8 +34,10 @@ from service.settings import Settings, SettingsError
 def prepare(settings: Settings) -> Settings:
     """Check what can be checked before any worker starts, and fill in run-time secrets.
 
-    Raises PolicyError or SettingsError with a message naming the problem."""
-    load_pack(settings.policies)
+    Raises PolicyError, PackSignatureError or SettingsError with a message naming the problem."""
+    pack = load_pack(settings.policies)
+    if settings.pack_public_key is not None:
+        packsign.verify(settings.policies, settings.pack_public_key, pack.version)
     keys = KeyStore.load(settings.keys_file, settings.extra_admin_hashes)
     if len(keys) == 0 and settings.jwt_public_key is None:
         one_off = new_key()

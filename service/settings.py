@@ -60,6 +60,9 @@ class Settings:
     # connecting), and then its body; a slower one is answered 408 and its connection closed.
     header_timeout: int = 10
     body_timeout: int = 30
+    # When set, the pack must carry a signature by this Ed25519 key that matches its files
+    # (`igengine pack sign`), at start and at every reload.
+    pack_public_key: Path | None = None
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -105,6 +108,7 @@ _OPTIONAL = {
     "jwt_public_key",
     "jwt_issuer",
     "jwt_audience",
+    "pack_public_key",
 }
 _PATHS = {
     "policies",
@@ -116,6 +120,7 @@ _PATHS = {
     "reload_socket",
     "session_store",
     "audit_witness",
+    "pack_public_key",
 }
 
 

@@ -61,7 +61,7 @@ class LoadedFiles:
 def load_directory(root: Path) -> LoadedFiles:
     """Parse every .yaml/.yml file under `root`, collecting every problem rather than stopping."""
     result = LoadedFiles()
-    files = sorted(p for p in root.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+    files = pack_files(root)
     digest = hashlib.sha256()
     if not files:
         result.issues.append(
@@ -78,6 +78,12 @@ def load_directory(root: Path) -> LoadedFiles:
         _load_file(raw.decode("utf-8", errors="replace"), display, result)
     result.version = "sha256:" + digest.hexdigest()
     return result
+
+
+def pack_files(root: Path) -> list[Path]:
+    """The files a pack consists of, in the order its version hashes them: every .yaml and
+    .yml file under `root` (anything else, such as a signature file, is not part of it)."""
+    return sorted(p for p in root.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
 
 
 def _read_inside(path: Path, inside: Path, display: str, issues: list[PolicyIssue]) -> bytes | None:
