@@ -27,15 +27,18 @@ Feature: Requests from the police
     Given a police officer at Northgate Constabulary
     When they ask Riverside Medical Practice for the gender history for legal obligation
     Then sharing is permitted
-    And rule ntg-restricted/gender-history is overridden
+    And rule restriction:gender-history is overridden
     And the deciding rule is ntg-restricted/court-order
     And the legal basis includes Gender Recognition Act 2004 section 22(4)
 
+  # Adoption Agencies Regulations 2005 regs 41-42: the restriction binds first, so the
+  # decision names it (it used to name the referral rule; the answer is the same).
   Scenario: A routine police request for an adoption record is refused
     Given a police officer at Northgate Constabulary
     When they ask Northgate City Council for the adoption record for law enforcement
     Then sharing is not permitted
-    And the deciding rule is ntg-police/refer-to-caldicott-guardian
+    And the deciding rule is restriction:adoption-record
+    And the reason mentions "imposed by statute: Adoption Agencies Regulations 2005"
 
   Scenario: The police have no part in direct care
     Given a police officer at Northgate Constabulary

@@ -74,7 +74,7 @@ Feature: Safeguarding children and adults at risk
       | objection            | true  |
     When they ask Northgate Community Health for the sexual health record for safeguarding
     Then sharing is permitted
-    And rule ntg-restricted/sexual-health-record is overridden
+    And rule restriction:sexual-health-record is overridden
     And the deciding rule is ntg-safeguarding/child-at-risk
 
   Scenario: Safeguarding does not open gender history
@@ -82,7 +82,7 @@ Feature: Safeguarding children and adults at risk
     And there is a risk of serious harm
     When they ask Riverside Medical Practice for the gender history for safeguarding
     Then sharing is not permitted
-    And the deciding rule is ntg-restricted/gender-history
+    And the deciding rule is restriction:gender-history
 
   Scenario: A receptionist has no part in safeguarding enquiries
     Given a receptionist at Riverside Medical Practice

@@ -13,7 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from igengine.combine import Outcome
-from igengine.legal import COMMON_LAW, UK_GDPR, LegalBasis
+from igengine.legal import CALDICOTT, COMMON_LAW, UK_GDPR, LegalBasis
 from igengine.policy.model import AgreementSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.request import SUBJECT_DEFAULT_WORDS, Request
@@ -57,7 +57,22 @@ _SUGGESTIONS: dict[str, list[tuple[Any, str]]] = {
 
 
 def legal_basis(outcome: Outcome) -> list[LegalBasis]:
-    return list(outcome.decisive.legal_basis) if outcome.decisive else []
+    """The deciding rule's legal basis; for a permit that lifted a restriction, followed by
+    the provision that makes the exception it lifted it by."""
+    decisive = outcome.decisive
+    if decisive is None:
+        return []
+    cited = list(decisive.legal_basis)
+    if decisive.lifts and outcome.effect is Effect.PERMIT:
+        for deny in outcome.with_role(RuleRole.OVERRIDDEN):
+            for _, _, basis in _lifted(decisive, deny):
+                cited += [b for b in basis if b not in cited]
+    return cited
+
+
+def _lifted(permit: Rule, deny: Rule) -> list[tuple[str, str, tuple[LegalBasis, ...]]]:
+    """The exceptions by which `permit` lifts the restriction `deny` (none for other denies)."""
+    return [lift for lift in permit.lifts if lift[0] == deny.id]
 
 
 def obligations(outcome: Outcome) -> list[str]:
@@ -169,11 +184,11 @@ def rationale(
             f"Basis: {_basis_words(b for b in decisive.legal_basis if b.framework in _CORE)}."
         )
         for deny in outcome.with_role(RuleRole.OVERRIDDEN):
-            text += f" This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
+            text += _overridden_words(decisive, deny)
     else:
         text = (
             f"Not permitted: {asked} is not allowed. {_sentence(decisive.spec.because)} "
-            f"(rule {decisive.id}, {decisive.agreement.title})."
+            f"({_deny_source(decisive)})."
         )
         basis = _basis_words(decisive.legal_basis)
         if basis:
@@ -186,6 +201,33 @@ def rationale(
     if defaults:
         text += " Assumed because the request did not say: " + "; ".join(defaults) + "."
     return text
+
+
+def _overridden_words(permit: Rule, deny: Rule) -> str:
+    restriction = deny.restriction
+    if restriction is None:
+        return f" This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
+    exceptions = ", ".join(f"'{exception}'" for _, exception, _ in _lifted(permit, deny))
+    return (
+        f" It lifts the restriction on {restriction.title.lower()} ({_imposed(deny)}, "
+        f"{deny.id}) by its exception {exceptions}."
+    )
+
+
+def _deny_source(rule: Rule) -> str:
+    if rule.restriction is None:
+        return f"rule {rule.id}, {rule.agreement.title}"
+    return f"{rule.id}: {rule.restriction.title}, {_imposed(rule)}; only its own named exceptions lift it"
+
+
+def _imposed(rule: Rule) -> str:
+    """What imposes a restriction, in words: 'imposed by statute: <act, section>'."""
+    assert rule.restriction is not None
+    kind = "statute" if rule.restriction.imposed_by == "statute" else "local policy"
+    cited = "; ".join(
+        f"{b.framework} {b.provision}" for b in rule.legal_basis if b.framework != CALDICOTT
+    )
+    return f"imposed by {kind}: {cited}" if cited else f"imposed by {kind}"
 
 
 def fail_safe_rationale(error: str) -> str:
