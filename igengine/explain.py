@@ -217,7 +217,10 @@ def _overridden_words(permit: Rule, deny: Rule) -> str:
 def _deny_source(rule: Rule) -> str:
     if rule.restriction is None:
         return f"rule {rule.id}, {rule.agreement.title}"
-    return f"{rule.id}: {rule.restriction.title}, {_imposed(rule)}; only its own named exceptions lift it"
+    return (
+        f"{rule.id}: {rule.restriction.title}, {_imposed(rule)}; only its own named "
+        "exceptions lift it"
+    )
 
 
 def _imposed(rule: Rule) -> str:
