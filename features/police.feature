@@ -11,7 +11,9 @@ Feature: Requests from the police
     And the reason mentions "court order"
     And they must consult the Caldicott Guardian
     And the deciding rule is ntg-police/refer-to-caldicott-guardian
-    And nothing would make it permitted
+    # The person's explicit consent to the disclosure is a basis (UK GDPR 9(2)(a), common
+    # law: explicit consent), so the decision now says so.
+    And it would be permitted if the consent is explicit
 
   Scenario: Scenario 12: A court order requires disclosure
     Given a police officer at Northgate Constabulary

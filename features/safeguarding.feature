@@ -14,7 +14,10 @@ Feature: Safeguarding children and adults at risk
     And the legal basis includes Schedule 1 Part 2 paragraph 18
     And the legal basis includes overriding public interest
     And they must record their justification
-    And the deciding rule is ntg-safeguarding/adult-at-risk
+    # Capacity is presumed (Mental Capacity Act 2005 s1(2)), so this is the objection of a
+    # person with capacity: the Caldicott Guardian is consulted first.
+    And they must consult the Caldicott Guardian
+    And the deciding rule is ntg-safeguarding/capable-adult-objects
 
   Scenario: Scenario 23: Children's safeguarding for a 15-year-old
     Given a care coordinator at Northgate City Council
