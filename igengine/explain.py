@@ -14,7 +14,7 @@ from typing import Any
 
 from igengine.combine import Outcome
 from igengine.legal import CALDICOTT, COMMON_LAW, UK_GDPR, LegalBasis
-from igengine.policy.model import AgreementSpec
+from igengine.policy.model import AgreementSpec, RestrictionSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.request import SUBJECT_DEFAULT_WORDS, Request
 from igengine.vocabulary import Capacity, Consent, Effect, Relationship, RuleRole
@@ -209,24 +209,24 @@ def _overridden_words(permit: Rule, deny: Rule) -> str:
         return f" This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
     exceptions = ", ".join(f"'{exception}'" for _, exception, _ in _lifted(permit, deny))
     return (
-        f" It lifts the restriction on {restriction.title.lower()} ({_imposed(deny)}, "
-        f"{deny.id}) by its exception {exceptions}."
+        f" It lifts the restriction on {restriction.title.lower()} "
+        f"({_imposed(restriction, deny)}, {deny.id}) by its exception {exceptions}."
     )
 
 
 def _deny_source(rule: Rule) -> str:
-    if rule.restriction is None:
+    restriction = rule.restriction
+    if restriction is None:
         return f"rule {rule.id}, {rule.agreement.title}"
     return (
-        f"{rule.id}: {rule.restriction.title}, {_imposed(rule)}; only its own named "
+        f"{rule.id}: {restriction.title}, {_imposed(restriction, rule)}; only its own named "
         "exceptions lift it"
     )
 
 
-def _imposed(rule: Rule) -> str:
+def _imposed(restriction: RestrictionSpec, rule: Rule) -> str:
     """What imposes a restriction, in words: 'imposed by statute: <act, section>'."""
-    assert rule.restriction is not None
-    kind = "statute" if rule.restriction.imposed_by == "statute" else "local policy"
+    kind = "statute" if restriction.imposed_by == "statute" else "local policy"
     cited = "; ".join(
         f"{b.framework} {b.provision}" for b in rule.legal_basis if b.framework != CALDICOTT
     )
