@@ -60,7 +60,7 @@ Feature: Planning and commissioning use anonymised data, or identifiable data wi
     And the use has section 251 support
     When they ask Riverside Medical Practice for the gender history for service planning
     Then sharing is not permitted
-    And the deciding rule is ntg-restricted/gender-history
+    And the deciding rule is restriction:gender-history
 
   Scenario: Planning is the commissioner's job, not a practice's
     Given a GP at Riverside Medical Practice

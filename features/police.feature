@@ -11,7 +11,9 @@ Feature: Requests from the police
     And the reason mentions "court order"
     And they must consult the Caldicott Guardian
     And the deciding rule is ntg-police/refer-to-caldicott-guardian
-    And nothing would make it permitted
+    # The person's explicit consent to the disclosure is a basis (UK GDPR 9(2)(a), common
+    # law: explicit consent), so the decision now says so.
+    And it would be permitted if the consent is explicit
 
   Scenario: Scenario 12: A court order requires disclosure
     Given a police officer at Northgate Constabulary
@@ -27,15 +29,18 @@ Feature: Requests from the police
     Given a police officer at Northgate Constabulary
     When they ask Riverside Medical Practice for the gender history for legal obligation
     Then sharing is permitted
-    And rule ntg-restricted/gender-history is overridden
+    And rule restriction:gender-history is overridden
     And the deciding rule is ntg-restricted/court-order
     And the legal basis includes Gender Recognition Act 2004 section 22(4)
 
+  # Adoption Agencies Regulations 2005 regs 41-42: the restriction binds first, so the
+  # decision names it (it used to name the referral rule; the answer is the same).
   Scenario: A routine police request for an adoption record is refused
     Given a police officer at Northgate Constabulary
     When they ask Northgate City Council for the adoption record for law enforcement
     Then sharing is not permitted
-    And the deciding rule is ntg-police/refer-to-caldicott-guardian
+    And the deciding rule is restriction:adoption-record
+    And the reason mentions "imposed by statute: Adoption Agencies Regulations 2005"
 
   Scenario: The police have no part in direct care
     Given a police officer at Northgate Constabulary

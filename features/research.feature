@@ -69,4 +69,4 @@ Feature: Research with explicit consent or section 251 support, respecting the o
     When they ask Northgate Hospitals for the fertility treatment for research
     Then sharing is not permitted
     And the legal basis includes Human Fertilisation and Embryology Act 1990 section 33A
-    And the deciding rule is ntg-restricted/fertility-treatment
+    And the deciding rule is restriction:fertility-treatment

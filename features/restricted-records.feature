@@ -9,7 +9,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     Then sharing is not permitted
     And the reason mentions "Gender Recognition Act 2004 s22"
     And the legal basis includes Gender Recognition Act 2004 section 22
-    And the deciding rule is ntg-restricted/gender-history
+    And the deciding rule is restriction:gender-history
     And it would be permitted if the consent is explicit
 
   Scenario: Scenario 16: A sexual health record with the person's explicit consent
@@ -18,7 +18,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     When they ask Northgate Hospitals for the sexual health record for direct care
     Then sharing is permitted
     And the legal basis includes explicit consent
-    And rule ntg-restricted/sexual-health-record is overridden
+    And rule restriction:sexual-health-record is overridden
     And the deciding rule is ntg-restricted/sexual-health-with-consent
 
   Scenario: Gender history shared with the person's agreement
@@ -42,7 +42,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     And the person lacks capacity for this decision
     When they ask Castle Street Surgery for the gender history for direct care
     Then sharing is not permitted
-    And the deciding rule is ntg-restricted/gender-history
+    And the deciding rule is restriction:gender-history
 
   Scenario: Gender history in a break-glass emergency
     Given a GP at Riverside Medical Practice
@@ -50,7 +50,8 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     When they ask Northgate Hospitals for the gender history for emergency care
     And they give the justification "Unconscious; treatment depends on hormone therapy"
     Then sharing is permitted
-    And the deciding rule is ntg-restricted/gender-history-medical-purpose
+    And the obligations include a retrospective review
+    And the deciding rule is ntg-restricted/gender-history-medical-emergency
 
   Scenario: Fertility treatment shared with the person's consent
     Given a GP at Castle Street Surgery in the person's care team
@@ -64,7 +65,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     Given a GP at Castle Street Surgery in the person's care team
     When they ask Northgate Hospitals for the fertility treatment for direct care
     Then sharing is not permitted
-    And the deciding rule is ntg-restricted/fertility-treatment
+    And the deciding rule is restriction:fertility-treatment
     And it would be permitted if the consent is explicit
 
   Scenario: Fertility treatment in an emergency to avert imminent danger
@@ -81,7 +82,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     When they ask Northgate Hospitals for the sexual health record for direct care
     Then sharing is not permitted
     And the reason mentions "anonymous-access service"
-    And the deciding rule is ntg-restricted/sexual-health-record
+    And the deciding rule is restriction:sexual-health-record
     And it would be permitted if the consent is explicit
 
   Scenario: A sexual health record for emergency treatment
@@ -98,7 +99,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     And the person has given explicit consent
     When they ask Northgate Hospitals for the sexual health record for direct care
     Then sharing is not permitted
-    And the deciding rule is ntg-restricted/sexual-health-record
+    And the deciding rule is restriction:sexual-health-record
 
   Scenario: Adoption records are not shared for care, even with consent
     Given a GP at Riverside Medical Practice in the person's care team
@@ -106,7 +107,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
     When they ask Northgate City Council for the adoption record for direct care
     Then sharing is not permitted
     And the legal basis includes Adoption Agencies Regulations 2005
-    And the deciding rule is ntg-restricted/adoption-record
+    And the deciding rule is restriction:adoption-record
     And nothing would make it permitted
 
   Scenario: A court order opens an adoption record
@@ -124,7 +125,7 @@ Feature: Restricted records: gender history, fertility treatment, adoption and s
 
     Examples:
       | record               | rule                                |
-      | gender history       | ntg-restricted/gender-history       |
-      | fertility treatment  | ntg-restricted/fertility-treatment  |
-      | adoption record      | ntg-restricted/adoption-record      |
-      | sexual health record | ntg-restricted/sexual-health-record |
+      | gender history       | restriction:gender-history       |
+      | fertility treatment  | restriction:fertility-treatment  |
+      | adoption record      | restriction:adoption-record      |
+      | sexual health record | restriction:sexual-health-record |

@@ -14,7 +14,10 @@ Feature: Safeguarding children and adults at risk
     And the legal basis includes Schedule 1 Part 2 paragraph 18
     And the legal basis includes overriding public interest
     And they must record their justification
-    And the deciding rule is ntg-safeguarding/adult-at-risk
+    # Capacity is presumed (Mental Capacity Act 2005 s1(2)), so this is the objection of a
+    # person with capacity: the Caldicott Guardian is consulted first.
+    And they must consult the Caldicott Guardian
+    And the deciding rule is ntg-safeguarding/capable-adult-objects
 
   Scenario: Scenario 23: Children's safeguarding for a 15-year-old
     Given a care coordinator at Northgate City Council
@@ -74,7 +77,7 @@ Feature: Safeguarding children and adults at risk
       | objection            | true  |
     When they ask Northgate Community Health for the sexual health record for safeguarding
     Then sharing is permitted
-    And rule ntg-restricted/sexual-health-record is overridden
+    And rule restriction:sexual-health-record is overridden
     And the deciding rule is ntg-safeguarding/child-at-risk
 
   Scenario: Safeguarding does not open gender history
@@ -82,7 +85,7 @@ Feature: Safeguarding children and adults at risk
     And there is a risk of serious harm
     When they ask Riverside Medical Practice for the gender history for safeguarding
     Then sharing is not permitted
-    And the deciding rule is ntg-restricted/gender-history
+    And the deciding rule is restriction:gender-history
 
   Scenario: A receptionist has no part in safeguarding enquiries
     Given a receptionist at Riverside Medical Practice

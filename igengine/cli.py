@@ -45,15 +45,28 @@ PoliciesOption = Annotated[
 
 
 @app.command()
-def check(directory: Annotated[Path, typer.Argument(help="Policy pack directory")]) -> None:
-    """Validate a policy pack; list every problem with file:line and exit 1 if there are any."""
+def check(
+    directory: Annotated[Path, typer.Argument(help="Policy pack directory")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1) on warnings as well as problems.")
+    ] = False,
+) -> None:
+    """Validate a policy pack; list every problem with file:line and exit 1 if there are any.
+    Warnings (things that load but deserve a look) are listed too; `--strict` fails on them."""
     try:
         pack = load_pack(directory)
     except PolicyError as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(1) from None
+    for warning in pack.warnings:
+        err.print(f"[yellow]warning[/yellow]: {escape(str(warning))}")
+    if strict and pack.warnings:
+        count = len(pack.warnings)
+        err.print(f"{count} warning{'s' if count != 1 else ''}; failing because of --strict")
+        raise typer.Exit(1)
     out.print(
-        f"[green]OK[/green]: {len(pack.agreements)} agreements, {len(pack.rules)} rules, "
+        f"[green]OK[/green]: {len(pack.agreements)} agreements, {len(pack.rules)} rules "
+        f"({len(pack.restrictions)} of them restrictions), "
         f"{len(pack.organisations)} organisations ({pack.version})"
     )
 

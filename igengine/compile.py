@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from igengine.policy.pack import PolicyPack, Rule
+from igengine.policy.pack import RESTRICTIONS_INDEX, PolicyPack, Rule
 from igengine.request import Request
 from igengine.vocabulary import Effect, Purpose, RecordType
 
@@ -420,6 +420,7 @@ def person_text(facts: dict[str, Any]) -> str:
     )
 
 
+_EVERY_PAIR = frozenset({RESTRICTIONS_INDEX})
 # Bounds the per-pair cache; a pack with more organisation pairs in use simply starts again.
 _MAX_PAIRS = 65_536
 
@@ -427,7 +428,8 @@ _MAX_PAIRS = 65_536
 @dataclass(frozen=True, slots=True)
 class Pair:
     """What a pack makes of one (requester, holder) pair of organisations: its facts, the
-    same as JSON object members ending with a comma, and the agreements both are parties to."""
+    same as JSON object members ending with a comma, and the agreements both are parties to
+    (with RESTRICTIONS_INDEX, which every pair shares: restrictions bind everyone)."""
 
     facts: dict[str, Any]
     text: str
@@ -457,7 +459,7 @@ class FactText:
             found = self._pairs[key] = Pair(
                 facts,
                 json.dumps(facts, separators=(",", ":"))[1:-1] + ",",
-                self._parties[requester_org] & self._parties[holder_org],
+                self._parties[requester_org] & self._parties[holder_org] | _EVERY_PAIR,
             )
         return found
 

@@ -317,9 +317,13 @@ class _Side:
 
 def _fingerprint(rule: Rule) -> tuple[Any, ...]:
     agreement = rule.agreement
+    restriction = rule.restriction
     return (
         rule.id,
         rule.spec.model_dump_json(),
+        # A restriction's exceptions, and the restrictions a permit lifts, decide too.
+        restriction.model_dump_json() if restriction is not None else None,
+        tuple(sorted(rule.overrides)),
         tuple(sorted(rule.purposes)),
         tuple(sorted(rule.parties)),
         agreement.start_date,

@@ -256,7 +256,10 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
             RuleRef(id=rule.id, effect=rule.effect, source=rule.source, role=role)
             for rule, role in outcome.roles
         ],
-        agreement=snapshot.agreements[decisive.agreement.id] if decisive else None,
+        # A restriction is no agreement: its deny names the restriction and its statute.
+        agreement=snapshot.agreements[decisive.agreement.id]
+        if decisive and decisive.restriction is None
+        else None,
         would_permit_if=changes,
         policy_version=snapshot.pack.version,
         decision_id=decision_id,

@@ -14,8 +14,8 @@ from typing import Any
 
 from igengine.combine import Outcome
 from igengine.decision import Decision
-from igengine.legal import COMMON_LAW, UK_GDPR, LegalBasis
-from igengine.policy.model import AgreementSpec
+from igengine.legal import CALDICOTT, COMMON_LAW, UK_GDPR, LegalBasis
+from igengine.policy.model import AgreementSpec, RestrictionSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.request import SUBJECT_DEFAULT_WORDS, Request
 from igengine.vocabulary import Capacity, Consent, Effect, Relationship, RuleRole
@@ -58,7 +58,22 @@ _SUGGESTIONS: dict[str, list[tuple[Any, str]]] = {
 
 
 def legal_basis(outcome: Outcome) -> list[LegalBasis]:
-    return list(outcome.decisive.legal_basis) if outcome.decisive else []
+    """The deciding rule's legal basis; for a permit that lifted a restriction, followed by
+    the provision that makes the exception it lifted it by."""
+    decisive = outcome.decisive
+    if decisive is None:
+        return []
+    cited = list(decisive.legal_basis)
+    if decisive.lifts and outcome.effect is Effect.PERMIT:
+        for deny in outcome.with_role(RuleRole.OVERRIDDEN):
+            for _, _, basis in _lifted(decisive, deny):
+                cited += [b for b in basis if b not in cited]
+    return cited
+
+
+def _lifted(permit: Rule, deny: Rule) -> list[tuple[str, str, tuple[LegalBasis, ...]]]:
+    """The exceptions by which `permit` lifts the restriction `deny` (none for other denies)."""
+    return [lift for lift in permit.lifts if lift[0] == deny.id]
 
 
 def obligations(outcome: Outcome) -> list[str]:
@@ -170,11 +185,11 @@ def rationale(
             f"Basis: {_basis_words(b for b in decisive.legal_basis if b.framework in _CORE)}."
         )
         for deny in outcome.with_role(RuleRole.OVERRIDDEN):
-            text += f" This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
+            text += _overridden_words(decisive, deny)
     else:
         text = (
             f"Not permitted: {asked} is not allowed. {_sentence(decisive.spec.because)} "
-            f"(rule {decisive.id}, {decisive.agreement.title})."
+            f"({_deny_source(decisive)})."
         )
         basis = _basis_words(decisive.legal_basis)
         if basis:
@@ -207,6 +222,36 @@ def as_what_if(decision: Decision) -> Decision:
         "on the strength of it; ask without a time for an answer you can act on. "
     )
     return decision.model_copy(update={"what_if": True, "rationale": lead + decision.rationale})
+
+
+def _overridden_words(permit: Rule, deny: Rule) -> str:
+    restriction = deny.restriction
+    if restriction is None:
+        return f" This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
+    exceptions = ", ".join(f"'{exception}'" for _, exception, _ in _lifted(permit, deny))
+    return (
+        f" It lifts the restriction on {restriction.title.lower()} "
+        f"({_imposed(restriction, deny)}, {deny.id}) by its exception {exceptions}."
+    )
+
+
+def _deny_source(rule: Rule) -> str:
+    restriction = rule.restriction
+    if restriction is None:
+        return f"rule {rule.id}, {rule.agreement.title}"
+    return (
+        f"{rule.id}: {restriction.title}, {_imposed(restriction, rule)}; only its own named "
+        "exceptions lift it"
+    )
+
+
+def _imposed(restriction: RestrictionSpec, rule: Rule) -> str:
+    """What imposes a restriction, in words: 'imposed by statute: <act, section>'."""
+    kind = "statute" if restriction.imposed_by == "statute" else "local policy"
+    cited = "; ".join(
+        f"{b.framework} {b.provision}" for b in rule.legal_basis if b.framework != CALDICOTT
+    )
+    return f"imposed by {kind}: {cited}" if cited else f"imposed by {kind}"
 
 
 def fail_safe_rationale(error: str) -> str:

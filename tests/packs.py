@@ -48,9 +48,15 @@ def deny(rule_id: str, **fields: Any) -> dict[str, Any]:
     return {"id": rule_id, "effect": "deny", "because": f"{rule_id} forbids it.", **fields}
 
 
-def write(directory: Path, *agreements: dict[str, Any]) -> Path:
+def write(
+    directory: Path, *agreements: dict[str, Any], restrictions: list[dict[str, Any]] | None = None
+) -> Path:
     (directory / "agreements").mkdir(parents=True, exist_ok=True)
     (directory / "organisations.yaml").write_text(yaml.safe_dump({"organisations": ORGANISATIONS}))
+    if restrictions:
+        (directory / "restrictions.yaml").write_text(
+            yaml.safe_dump({"restrictions": restrictions}, sort_keys=False)
+        )
     for item in agreements:
         path = directory / "agreements" / f"{item['id']}.yaml"
         path.write_text(yaml.safe_dump(item, sort_keys=False))

@@ -1,7 +1,10 @@
 """A deliberately plain matcher over validated rules, used only to check the compiled path.
 
 It reads the rule specs and the request directly, with no shared code from igengine.compile,
-so a mistake in compilation or in durable-rules shows up as a disagreement.
+so a mistake in compilation or in durable-rules shows up as a disagreement. Restrictions are
+read from the pack's restriction specs, not from the rules the loader builds for them: they
+bind every pair of organisations, and a permit beats one only by lifting it through one of
+its exceptions (`lifts:`), never through `overrides:`.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from igengine.policy.model import Conditions, RestrictionSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.request import Request
 
@@ -17,14 +21,25 @@ def matching_rules(pack: PolicyPack, request: Request) -> list[str]:
     return [rule.id for rule in pack.rules if matches(pack, rule, request)]
 
 
+def restriction_matches(restriction: RestrictionSpec, request: Request) -> bool:
+    """A restriction applies whoever asks and whoever holds: only the record, the purpose
+    and the facts about the person count."""
+    return (
+        request.record_type in restriction.records
+        and (not restriction.purposes or request.purpose in restriction.purposes)
+        and conditions_hold(restriction.when, request)
+    )
+
+
 def matches(pack: PolicyPack, rule: Rule, request: Request) -> bool:
+    if rule.id.startswith("restriction:"):
+        found = [r for r in pack.restrictions if "restriction:" + r.id == rule.id]
+        return len(found) == 1 and restriction_matches(found[0], request)
     spec = rule.spec
     requester_org = request.requester.organisation
     holder_org = request.holder.organisation
     requester_sector = pack.organisations[requester_org].sector
     holder_sector = pack.organisations[holder_org].sector
-    subject = request.subject
-    when = spec.when
     checks = [
         requester_org in rule.agreement.parties,
         holder_org in rule.agreement.parties,
@@ -35,6 +50,14 @@ def matches(pack: PolicyPack, rule: Rule, request: Request) -> bool:
         not spec.requester.organisations or requester_org in spec.requester.organisations,
         not spec.holder.sectors or holder_sector in spec.holder.sectors,
         not spec.holder.organisations or holder_org in spec.holder.organisations,
+        conditions_hold(spec.when, request),
+    ]
+    return all(checks)
+
+
+def conditions_hold(when: Conditions, request: Request) -> bool:
+    subject = request.subject
+    checks = [
         when.relationship is None or subject.relationship in when.relationship,
         when.objection is None
         or when.objection == (subject.objection or subject.consent == "refused"),
@@ -62,7 +85,12 @@ def combined(
     `candidates` (in pack order) may narrow the rules looked at, for speed."""
     rules = pack.rules if candidates is None else candidates
     matched = [rule for rule in rules if matches(pack, rule, request)]
-    live = [r for r in matched if r.agreement.start_date <= on <= r.agreement.end_date]
+    # A restriction is always in force: it binds by law, not by an agreement's dates.
+    live = [
+        r
+        for r in matched
+        if r.id.startswith("restriction:") or r.agreement.start_date <= on <= r.agreement.end_date
+    ]
     live_ids = {r.agreement.id for r in live}
     not_in_force: list[str] = []
     for rule in matched:
@@ -71,7 +99,7 @@ def combined(
     permits = [r for r in live if r.effect == "permit"]
     denies = [r for r in live if r.effect == "deny"]
     for permit in permits:
-        if all(deny.id in permit.overrides for deny in denies):
+        if all(beats(permit, deny) for deny in denies):
             roles = [(permit.id, "decisive")]
             roles += [(p.id, "informative") for p in permits if p is not permit]
             roles += [(d.id, "overridden") for d in denies]
@@ -82,3 +110,15 @@ def combined(
         roles += [(p.id, "overridden") for p in permits]
         return "deny", roles, not_in_force
     return "deny", [], not_in_force
+
+
+def beats(permit: Rule, deny: Rule) -> bool:
+    """A permit beats a restriction only by naming one of its exceptions in `lifts:` (the
+    loader has already refused any that would reach beyond the exception's terms); it beats
+    an agreement's deny by naming it in `overrides:`."""
+    spec = permit.spec
+    if deny.id.startswith("restriction:"):
+        name = deny.id.removeprefix("restriction:")
+        return any(ref.partition("/")[0] == name for ref in spec.lifts)
+    named = {t if "/" in t else f"{permit.agreement.id}/{t}" for t in spec.overrides}
+    return deny.id in named

@@ -16,7 +16,7 @@ import packs
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_reference_property import pack, request, with_change
+from test_reference_property import Pack, pack, request, with_change
 
 from igengine import Engine, explain
 from igengine.combine import combine, effect
@@ -84,14 +84,15 @@ def test_changed_fact_text_is_the_json_of_the_changed_request(
 
 
 @settings(max_examples=200, deadline=None)
-@given(agreements=pack(), requests=st.lists(request(), min_size=3, max_size=6))
+@given(generated=pack(), requests=st.lists(request(), min_size=3, max_size=6))
 def test_quick_effect_agrees_with_combine(
     tmp_path_factory: pytest.TempPathFactory,
-    agreements: list[dict[str, Any]],
+    generated: Pack,
     requests: list[dict[str, Any]],
 ) -> None:
+    agreements, restrictions = generated
     directory: Path = tmp_path_factory.mktemp("generated")
-    engine = Engine.from_directory(packs.write(directory, *agreements))
+    engine = Engine.from_directory(packs.write(directory, *agreements, restrictions=restrictions))
     for raw in requests:
         matched = engine.matching_rules(raw)
         # Dates before, inside and after the generated agreements' terms.
@@ -100,15 +101,17 @@ def test_quick_effect_agrees_with_combine(
 
 
 @settings(max_examples=200, deadline=None)
-@given(agreements=pack(), requests=st.lists(request(), min_size=3, max_size=8))
+@given(generated=pack(), requests=st.lists(request(), min_size=3, max_size=8))
 def test_skipping_changes_no_permit_in_reach_accepts_changes_no_answer(
     tmp_path_factory: pytest.TempPathFactory,
-    agreements: list[dict[str, Any]],
+    generated: Pack,
     requests: list[dict[str, Any]],
 ) -> None:
     """would_permit_if skips changes that no permit within reach would accept; asking
     durable-rules about every candidate instead must give the same suggestions."""
-    engine = Engine.from_directory(packs.write(tmp_path_factory.mktemp("reach"), *agreements))
+    agreements, restrictions = generated
+    directory = tmp_path_factory.mktemp("reach")
+    engine = Engine.from_directory(packs.write(directory, *agreements, restrictions=restrictions))
     quick = [engine.decide(raw).would_permit_if for raw in requests]
     search = explain.would_permit_if
 

@@ -2,9 +2,10 @@
 
 Hypothesis generates whole packs (a few agreements, or many that every organisation signed;
 random selectors and conditions, age bounds, overrides of deny rules, agreements in force,
-expired or not yet started) and requests over the same organisations on several dates. Every
-request must match exactly the same rule ids, and get the same effect, the same rules in the
-same roles and the same agreements not in force as the contract's combining rules give.
+expired or not yet started; pack-wide restrictions with exceptions, and permits lifting
+them) and requests over the same organisations on several dates. Every request must match
+exactly the same rule ids, and get the same effect, the same rules in the same roles and the
+same agreements not in force as the contract's combining rules give.
 """
 
 from __future__ import annotations
@@ -106,9 +107,64 @@ def rule(draw: st.DrawFn, index: int, purposes: list[str], parties: list[str]) -
     return spec
 
 
+# Conditions an exception may set: no age bounds, so that a permit copying them stays valid.
+exception_conditions = st.fixed_dictionaries(
+    {},
+    optional={
+        "relationship": subset([r.value for r in Relationship], 2),
+        "consent": subset([c.value for c in Consent]),
+        "has_capacity": subset([c.value for c in Capacity]),
+        "risk_of_serious_harm": st.booleans(),
+        "justification_given": st.booleans(),
+    },
+)
+
+
 @st.composite
-def pack(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """A few agreements between some of the organisations, or many that all of them signed."""
+def restriction(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "id": f"x{index}",
+        "title": f"Restriction {index}",
+        "imposed_by": draw(st.sampled_from(["statute", "local_policy"])),
+        "because": "Generated.",
+        "records": draw(subset(RECORDS, 2)),
+        "when": draw(conditions),
+        "legal_basis": {"statutes": ["gra_2004_s22"]},
+        "exceptions": [
+            {
+                "id": f"e{e}",
+                "because": "Generated.",
+                "when": draw(exception_conditions),
+                "legal_basis": {"statutes": ["si_2005_916"]},
+                **(
+                    {"requester": {"roles": draw(subset([r.value for r in Role], 4))}}
+                    if draw(st.booleans())
+                    else {}
+                ),
+            }
+            for e in range(draw(st.integers(0, 2)))
+        ],
+    }
+    if draw(st.booleans()):
+        spec["purposes"] = draw(subset(PURPOSES, 4))
+    return spec
+
+
+def _lift(permit: dict[str, Any], restriction: dict[str, Any], exception: dict[str, Any]) -> None:
+    """Make `permit` lift `restriction` by `exception`, narrowed to the exception's terms."""
+    permit["when"] = _bounded({**permit["when"], **exception["when"]})
+    if "requester" in exception:
+        permit["requester"] = {**permit["requester"], **exception["requester"]}
+    permit.setdefault("lifts", []).append(f"{restriction['id']}/{exception['id']}")
+
+
+Pack = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+@st.composite
+def pack(draw: st.DrawFn) -> Pack:
+    """A few agreements between some of the organisations, or many that all of them signed,
+    and up to two pack-wide restrictions that some permits lift by an exception."""
     many = draw(st.booleans())
     agreements = []
     for a in range(draw(st.integers(8, 24) if many else st.integers(1, 3))):
@@ -135,7 +191,13 @@ def pack(draw: st.DrawFn) -> list[dict[str, Any]]:
         for spec in agreement["rules"]:
             if spec["effect"] == "permit" and denies and draw(st.booleans()):
                 spec["overrides"] = draw(subset(denies, 3))
-    return agreements
+    restrictions = [draw(restriction(i)) for i in range(draw(st.integers(0, 2)))]
+    exceptions = [(r, e) for r in restrictions for e in r["exceptions"]]
+    for agreement in agreements:
+        for spec in agreement["rules"]:
+            if spec["effect"] == "permit" and exceptions and draw(st.booleans()):
+                _lift(spec, *draw(st.sampled_from(exceptions)))
+    return agreements, restrictions
 
 
 @st.composite
@@ -171,12 +233,13 @@ def request(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(agreements=pack(), requests=st.lists(request(), min_size=5, max_size=10))
-def test_compiled_path_matches_reference(
-    agreements: list[dict[str, Any]], requests: list[dict[str, Any]]
-) -> None:
+@given(generated=pack(), requests=st.lists(request(), min_size=5, max_size=10))
+def test_compiled_path_matches_reference(generated: Pack, requests: list[dict[str, Any]]) -> None:
+    agreements, restrictions = generated
     with tempfile.TemporaryDirectory() as directory:
-        engine = Engine.from_directory(packs.write(Path(directory), *agreements))
+        engine = Engine.from_directory(
+            packs.write(Path(directory), *agreements, restrictions=restrictions)
+        )
     for raw in requests:
         parsed = parse_request(raw)
         compiled = [r.id for r in engine.matching_rules(parsed)]
@@ -215,17 +278,20 @@ def with_change(raw: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(agreements=pack(), raw=request(), extra=st.data())
+@given(generated=pack(), raw=request(), extra=st.data())
 def test_adding_a_deny_never_turns_a_deny_into_a_permit(
-    agreements: list[dict[str, Any]], raw: dict[str, Any], extra: st.DataObject
+    generated: Pack, raw: dict[str, Any], extra: st.DataObject
 ) -> None:
+    agreements, restrictions = generated
     first = agreements[0]
     new_deny = extra.draw(rule(99, first["purposes"], first["parties"]))
     new_deny.update(effect="deny")
     new_deny.pop("legal_basis", None)
     with tempfile.TemporaryDirectory() as directory:
-        before = Engine.from_directory(packs.write(Path(directory), *agreements)).decide(raw)
+        written = packs.write(Path(directory), *agreements, restrictions=restrictions)
+        before = Engine.from_directory(written).decide(raw)
         first["rules"] = [*first["rules"], new_deny]
-        after = Engine.from_directory(packs.write(Path(directory), *agreements)).decide(raw)
+        written = packs.write(Path(directory), *agreements, restrictions=restrictions)
+        after = Engine.from_directory(written).decide(raw)
     if before.effect == "deny":
         assert after.effect == "deny"

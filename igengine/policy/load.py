@@ -120,7 +120,7 @@ def _load_file(text: str, display: str, into: LoadedFiles) -> None:
             source.issue(
                 (),
                 "expected a YAML mapping: an agreement (id, title, parties, rules ...) "
-                "or shared definitions (organisations, obligations)",
+                "or shared definitions (organisations, obligations, restrictions)",
             )
         )
         return

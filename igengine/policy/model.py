@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -120,10 +120,13 @@ class RuleSpec(_Policy):
     legal_basis: LegalBasisSpec = Field(default_factory=LegalBasisSpec)
     obligations: list[str] = Field(default_factory=list)
     overrides: list[str] = Field(default_factory=list)
+    # Pack-wide restrictions this permit lifts, each by one of its named exceptions:
+    # `<restriction id>/<exception id>` (see RestrictionSpec).
+    lifts: list[str] = Field(default_factory=list)
 
-    _lists = field_validator("purposes", "records", "obligations", "overrides", mode="before")(
-        _as_list
-    )
+    _lists = field_validator(
+        "purposes", "records", "obligations", "overrides", "lifts", mode="before"
+    )(_as_list)
 
 
 class AgreementSpec(_Policy):
@@ -141,11 +144,46 @@ class AgreementSpec(_Policy):
     _lists = field_validator("parties", "purposes", mode="before")(_as_list)
 
 
+class ExceptionSpec(_Policy):
+    """A named, cited exception to a restriction. A permit that lifts the restriction by this
+    exception must be at least as narrow as what the exception states (who asks, for which
+    purposes, under which facts about the person): `check` compares them."""
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    because: str = Field(min_length=1)
+    requester: Requesting = Field(default_factory=Requesting)
+    purposes: list[Purpose] = Field(default_factory=list)
+    when: Conditions = Field(default_factory=Conditions)
+    legal_basis: LegalBasisSpec
+
+    _lists = field_validator("purposes", mode="before")(_as_list)
+
+
+class RestrictionSpec(_Policy):
+    """A deny that binds every request between any organisations of the pack, whoever signed
+    what: a statute (or a local policy) that no agreement can open except by one of the
+    exceptions it names."""
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1)
+    imposed_by: Literal["statute", "local_policy"]
+    because: str = Field(min_length=1)
+    records: list[RecordType] = Field(min_length=1)
+    purposes: list[Purpose] = Field(default_factory=list)
+    when: Conditions = Field(default_factory=Conditions)
+    legal_basis: LegalBasisSpec
+    exceptions: list[ExceptionSpec] = Field(default_factory=list)
+
+    _lists = field_validator("records", "purposes", mode="before")(_as_list)
+
+
 class PackFile(_Policy):
-    """A file of shared definitions: the organisations, and any local obligation codes."""
+    """A file of shared definitions: the organisations, any local obligation codes, and the
+    pack-wide restrictions."""
 
     organisations: list[Organisation] = Field(default_factory=list)
     obligations: dict[str, str] = Field(default_factory=dict)
+    restrictions: list[RestrictionSpec] = Field(default_factory=list)
 
 
 FIELD_NAMES: set[str] = {
@@ -158,6 +196,8 @@ FIELD_NAMES: set[str] = {
         LegalBasisSpec,
         RuleSpec,
         AgreementSpec,
+        ExceptionSpec,
+        RestrictionSpec,
         PackFile,
     )
     for name in model.model_fields

@@ -8,8 +8,16 @@ from functools import cached_property
 from typing import Any
 
 from igengine.legal import LegalBasis
-from igengine.policy.model import AgreementSpec, Organisation, RuleSpec
+from igengine.policy.errors import PolicyIssue
+from igengine.policy.model import AgreementSpec, Organisation, RestrictionSpec, RuleSpec
 from igengine.vocabulary import Effect, Purpose
+
+# The agreement index restriction rules carry: every organisation pair shares it, so the
+# engine's membership check passes for any pair, organisations added later included.
+RESTRICTIONS_INDEX = -1
+# Restriction rules are named `restriction:<id>`; the colon keeps them apart from
+# `<agreement>/<rule>` ids, which can never contain one.
+RESTRICTION_PREFIX = "restriction:"
 
 
 @dataclass(frozen=True)
@@ -24,8 +32,15 @@ class Rule:
     source: str
     purposes: frozenset[Purpose]
     parties: frozenset[str]
+    # The deny rules this permit beats: those its `overrides:` names, and the restrictions
+    # it lifts by one of their exceptions.
     overrides: frozenset[str]
     legal_basis: tuple[LegalBasis, ...]
+    # For a restriction's own deny rule, the restriction; None for an agreement's rule.
+    restriction: RestrictionSpec | None = None
+    # For a permit, the exceptions it lifts restrictions by, as (restriction rule id,
+    # exception id), with the legal basis each exception cites.
+    lifts: tuple[tuple[str, str, tuple[LegalBasis, ...]], ...] = ()
 
     @property
     def effect(self) -> Effect:
@@ -47,3 +62,7 @@ class PolicyPack:
     agreements: tuple[AgreementSpec, ...]
     rules: tuple[Rule, ...]
     obligations: dict[str, str]
+    restrictions: tuple[RestrictionSpec, ...] = ()
+    # Problems that do not stop the pack loading (`igengine check` shows them; `--strict`
+    # fails on them).
+    warnings: tuple[PolicyIssue, ...] = ()

@@ -6,16 +6,26 @@ loads half-way.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from igengine import legal
 from igengine.legal import LegalBasis
 from igengine.policy.errors import PolicyError, PolicyIssue
 from igengine.policy.load import LoadedFiles, SourceFile, load_directory
-from igengine.policy.model import AgreementSpec, Organisation, RuleSpec
-from igengine.policy.pack import PolicyPack, Rule
+from igengine.policy.model import (
+    AgreementSpec,
+    ExceptionSpec,
+    LegalBasisSpec,
+    Organisation,
+    RestrictionSpec,
+    RuleSpec,
+)
+from igengine.policy.pack import RESTRICTION_PREFIX, RESTRICTIONS_INDEX, PolicyPack, Rule
+from igengine.policy.yamlsource import Path as YPath
 from igengine.policy.yamlsource import line_of
-from igengine.vocabulary import OBLIGATIONS, Effect, suggest
+from igengine.vocabulary import OBLIGATIONS, Effect, Purpose, suggest
 
 
 def load_pack(directory: str | Path) -> PolicyPack:
@@ -30,7 +40,9 @@ def _load_pack(root: Path) -> PolicyPack:
     issues = list(loaded.issues)
     organisations = _organisations(loaded, issues)
     obligations = _obligations(loaded)
-    rules = _rules(loaded, organisations, obligations, issues)
+    restrictions = _restrictions(loaded, issues)
+    rules = _restriction_rules(restrictions, organisations)
+    rules = _rules(loaded, organisations, obligations, rules, restrictions, issues)
     if issues:
         raise PolicyError(issues)
     return PolicyPack(
@@ -40,6 +52,8 @@ def _load_pack(root: Path) -> PolicyPack:
         agreements=tuple(agreement for agreement, _ in loaded.agreements),
         rules=tuple(rules),
         obligations=obligations,
+        restrictions=tuple(r for r, _, _ in restrictions),
+        warnings=tuple(_open_records_warnings(loaded, restrictions)),
     )
 
 
@@ -72,14 +86,133 @@ def _obligations(loaded: LoadedFiles) -> dict[str, str]:
     return merged
 
 
+# A restriction as found: the spec, its file and its position in that file's list.
+Located = tuple[RestrictionSpec, SourceFile, int]
+
+
+def _restrictions(loaded: LoadedFiles, issues: list[PolicyIssue]) -> list[Located]:
+    """Every pack-wide restriction, each checked: a unique id, unique exception ids, and
+    legal bases that cite what imposes the restriction and what makes each exception."""
+    found: list[Located] = []
+    seen: dict[str, str] = {}
+    for definitions, source in loaded.definitions:
+        for i, restriction in enumerate(definitions.restrictions):
+            at: YPath = ("restrictions", i)
+            if restriction.id in seen:
+                issues.append(
+                    source.issue(
+                        (*at, "id"),
+                        f"restriction id '{restriction.id}' is already used in "
+                        f"{seen[restriction.id]}; choose another",
+                    )
+                )
+            seen[restriction.id] = source.display
+            issues.extend(_restriction_issues(restriction, at, source))
+            found.append((restriction, source, i))
+    return found
+
+
+def _restriction_issues(
+    restriction: RestrictionSpec, at: YPath, source: SourceFile
+) -> list[PolicyIssue]:
+    found = _basis_code_issues(restriction.legal_basis, (*at, "legal_basis"), source)
+    if not restriction.legal_basis.statutes:
+        found.append(
+            source.issue(
+                (*at, "legal_basis"),
+                "a restriction must cite what imposes it: add `statutes:` naming the statute "
+                "or the local policy (by code, or written out as framework, provision and "
+                "summary)",
+            )
+        )
+    exception_ids: set[str] = set()
+    for j, exception in enumerate(restriction.exceptions):
+        here = (*at, "exceptions", j)
+        if exception.id in exception_ids:
+            found.append(
+                source.issue(
+                    (*here, "id"),
+                    f"exception id '{exception.id}' is used twice in this restriction",
+                )
+            )
+        exception_ids.add(exception.id)
+        found.extend(_basis_code_issues(exception.legal_basis, (*here, "legal_basis"), source))
+        if exception.legal_basis.is_empty():
+            found.append(
+                source.issue(
+                    (*here, "legal_basis"),
+                    "an exception must cite the provision that makes it, e.g. `statutes:` "
+                    "with the section and subsection",
+                )
+            )
+    return found
+
+
+def _restriction_rules(
+    restrictions: list[Located], organisations: dict[str, Organisation]
+) -> list[Rule]:
+    """Each restriction as a deny rule, ahead of every agreement's rules (so that where a
+    restriction and an agreement's deny both refuse, the decision names the restriction).
+    Their agreement is a stand-in that every organisation is party to and that is always in
+    force: a statute binds whoever signed what."""
+    stand_in = AgreementSpec.model_construct(
+        id="(restrictions)",
+        title="Pack-wide restrictions",
+        owner="the law and the pack's local policies",
+        summary=None,
+        parties=sorted(organisations),
+        purposes=list(Purpose),
+        start_date=date.min,
+        end_date=date.max,
+        review_date=date.max,
+        rules=[],
+    )
+    rules: list[Rule] = []
+    for restriction, source, i in restrictions:
+        spec = RuleSpec.model_construct(
+            id=restriction.id,
+            effect=Effect.DENY,
+            because=restriction.because,
+            requester=RuleSpec.model_fields["requester"].get_default(call_default_factory=True),
+            holder=RuleSpec.model_fields["holder"].get_default(call_default_factory=True),
+            purposes=list(restriction.purposes),
+            records=list(restriction.records),
+            when=restriction.when,
+            legal_basis=restriction.legal_basis,
+            obligations=[],
+            overrides=[],
+            lifts=[],
+        )
+        line = line_of(source.lines, ("restrictions", i))
+        rules.append(
+            Rule(
+                index=len(rules),
+                agreement_index=RESTRICTIONS_INDEX,
+                id=RESTRICTION_PREFIX + restriction.id,
+                spec=spec,
+                agreement=stand_in,
+                source=f"{source.display}:{line}",
+                purposes=frozenset(restriction.purposes or Purpose),
+                parties=frozenset(organisations),
+                overrides=frozenset(),
+                legal_basis=tuple(_cited(spec.legal_basis)),
+                restriction=restriction,
+            )
+        )
+    return rules
+
+
 def _rules(
     loaded: LoadedFiles,
     organisations: dict[str, Organisation],
     obligations: dict[str, str],
+    rules: list[Rule],
+    restrictions: list[Located],
     issues: list[PolicyIssue],
 ) -> list[Rule]:
+    """The agreements' rules after the restriction rules already in `rules`."""
     seen_agreements: dict[str, str] = {}
-    rules: list[Rule] = []
+    by_restriction = {r.id: r for r, _, _ in restrictions}
     located: list[tuple[Rule, SourceFile, int]] = []
     for agreement_index, (agreement, source) in enumerate(loaded.agreements):
         if agreement.id in seen_agreements:
@@ -94,13 +227,21 @@ def _rules(
         _check_agreement(agreement, source, organisations, issues)
         for i, spec in enumerate(agreement.rules):
             _check_rule(agreement, spec, i, source, organisations, obligations, issues)
+            issues.extend(
+                _lifts_issues(agreement, spec, source.rule_path(i), source, by_restriction)
+            )
             line = line_of(source.lines, source.rule_path(i))
             rule = _resolve(
-                len(rules), agreement_index, agreement, spec, f"{source.display}:{line}"
+                len(rules),
+                agreement_index,
+                agreement,
+                spec,
+                f"{source.display}:{line}",
+                by_restriction,
             )
             rules.append(rule)
             located.append((rule, source, i))
-    _check_overrides(rules, located, issues)
+    _check_overrides(rules, located, by_restriction, issues)
     return rules
 
 
@@ -197,9 +338,18 @@ def _check_rule(
 def _legal_basis_issues(
     spec: RuleSpec, at: tuple[str | int, ...], source: SourceFile
 ) -> list[PolicyIssue]:
-    basis = spec.legal_basis
-    found: list[PolicyIssue] = []
     here = (*at, "legal_basis")
+    found = _basis_code_issues(spec.legal_basis, here, source)
+    if spec.effect is Effect.PERMIT:
+        found.extend(_permit_basis_issues(spec, here, source))
+    return found
+
+
+def _basis_code_issues(
+    basis: LegalBasisSpec, here: tuple[str | int, ...], source: SourceFile
+) -> list[PolicyIssue]:
+    """Every code in a legal basis must be one igengine knows (or be written out)."""
+    found: list[PolicyIssue] = []
     checks = (
         ("article_6", basis.article_6, legal.ARTICLE_6),
         ("article_9", basis.article_9, legal.ARTICLE_9),
@@ -229,8 +379,6 @@ def _legal_basis_issues(
                     (*here, "caldicott", j), f"{number} is not a Caldicott principle; use 1 to 8"
                 )
             )
-    if spec.effect is Effect.PERMIT:
-        found.extend(_permit_basis_issues(spec, here, source))
     return found
 
 
@@ -260,31 +408,209 @@ _EXAMPLES = {"article_6": "6(1)(e)", "article_9": "9(2)(h)", "common_law": "impl
 
 
 def _check_overrides(
-    rules: list[Rule], located: list[tuple[Rule, SourceFile, int]], issues: list[PolicyIssue]
+    rules: list[Rule],
+    located: list[tuple[Rule, SourceFile, int]],
+    by_restriction: dict[str, RestrictionSpec],
+    issues: list[PolicyIssue],
 ) -> None:
     by_id = {rule.id: rule for rule in rules}
     for rule, source, i in located:
         for j, target in enumerate(rule.spec.overrides):
+            at = (*source.rule_path(i), "overrides", j)
+            named = target.removeprefix(RESTRICTION_PREFIX)
             qualified = target if "/" in target else f"{rule.agreement.id}/{target}"
-            if qualified not in by_id:
+            if target.startswith(RESTRICTION_PREFIX) or (
+                named in by_restriction and qualified not in by_id
+            ):
+                issues.append(source.issue(at, _cannot_override(named, by_restriction)))
+            elif qualified not in by_id:
                 issues.append(
                     source.issue(
-                        (*source.rule_path(i), "overrides", j),
+                        at,
                         f"'{target}' names no rule in the pack; {suggest(qualified, list(by_id))}",
                     )
                 )
             elif by_id[qualified].effect is not Effect.DENY:
                 issues.append(
                     source.issue(
-                        (*source.rule_path(i), "overrides", j),
-                        f"'{target}' is a permit rule; only deny rules can be overridden",
+                        at, f"'{target}' is a permit rule; only deny rules can be overridden"
                     )
                 )
 
 
+def _cannot_override(name: str, by_restriction: dict[str, RestrictionSpec]) -> str:
+    restriction = by_restriction.get(name)
+    if restriction is None:
+        return (
+            f"'{name}' names no restriction in the pack; a restriction cannot be overridden "
+            f"anyway, only lifted by one of its exceptions in `lifts:`"
+        )
+    return (
+        f"'{name}' is a restriction ({restriction.title}); a rule cannot override a "
+        f"restriction. Lift it in `lifts:` by one of its exceptions: {_exceptions(restriction)}"
+    )
+
+
+def _exceptions(restriction: RestrictionSpec) -> str:
+    names = [f"{restriction.id}/{e.id}" for e in restriction.exceptions]
+    return ", ".join(names) if names else "it has none, so no rule can open it"
+
+
+def _lifts_issues(
+    agreement: AgreementSpec,
+    spec: RuleSpec,
+    at: YPath,
+    source: SourceFile,
+    by_restriction: dict[str, RestrictionSpec],
+) -> list[PolicyIssue]:
+    """Each `lifts:` entry must name an exception the restriction itself has, on a permit no
+    wider than that exception."""
+    found: list[PolicyIssue] = []
+    for j, ref in enumerate(spec.lifts):
+        here = (*at, "lifts", j)
+        if spec.effect is not Effect.PERMIT:
+            found.append(source.issue(here, "only a permit rule can lift a restriction"))
+            continue
+        name, _, exception_id = ref.partition("/")
+        restriction = by_restriction.get(name)
+        if restriction is None:
+            found.append(
+                source.issue(
+                    here,
+                    f"'{name}' is not a restriction in this pack; "
+                    f"{suggest(name, sorted(by_restriction))} "
+                    "(write `<restriction>/<exception>`)",
+                )
+            )
+            continue
+        exception = next((e for e in restriction.exceptions if e.id == exception_id), None)
+        if exception is None:
+            found.append(
+                source.issue(
+                    here,
+                    f"'{ref}': restriction '{name}' has no exception '{exception_id}'; "
+                    f"its exceptions are: {_exceptions(restriction)}",
+                )
+            )
+            continue
+        wider = _wider_than(agreement, spec, exception)
+        if wider:
+            found.append(
+                source.issue(
+                    here,
+                    f"this permit is wider than the exception '{ref}' allows: "
+                    + "; ".join(wider)
+                    + ". Narrow the rule to the exception's terms",
+                )
+            )
+    return found
+
+
+def _wider_than(agreement: AgreementSpec, spec: RuleSpec, exception: ExceptionSpec) -> list[str]:
+    """How a permit reaches beyond an exception: each of the exception's terms the permit
+    does not also require."""
+    wider: list[str] = []
+    for field in ("roles", "sectors", "organisations"):
+        allowed: list[str] = getattr(exception.requester, field)
+        given: list[str] = getattr(spec.requester, field)
+        if allowed and not (given and set(given) <= set(allowed)):
+            wider.append(f"requester {field} must be among {', '.join(allowed)}")
+    purposes = spec.purposes or agreement.purposes
+    if exception.purposes and not set(purposes) <= set(exception.purposes):
+        wider.append(f"purposes must be among {', '.join(exception.purposes)}")
+    held = spec.when.tested()
+    for name, wanted in exception.when.tested().items():
+        if not _implies(name, held.get(name), wanted):
+            wider.append(f"`when: {name}` must be {_shown(wanted)}")
+    return wider
+
+
+def _implies(name: str, given: Any, wanted: Any) -> bool:
+    """Whether a permit's condition on a fact (None: not tested) is at least as narrow as the
+    exception's."""
+    if given is None:
+        return False
+    if isinstance(wanted, list):
+        return set(given) <= set(wanted)
+    if name == "age_under":
+        return bool(given <= wanted)
+    if name == "age_at_least":
+        return bool(given >= wanted)
+    return bool(given == wanted)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return " or ".join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _open_records_warnings(loaded: LoadedFiles, restrictions: list[Located]) -> list[PolicyIssue]:
+    """A permit that leaves out `records:` covers every record type; where a restriction
+    exists, the author should see that the restriction, not their rule, keeps its records
+    closed."""
+    if not restrictions:
+        return []
+    found: list[PolicyIssue] = []
+    for agreement, source in loaded.agreements:
+        for i, spec in enumerate(agreement.rules):
+            if spec.effect is not Effect.PERMIT or spec.records:
+                continue
+            purposes = set(spec.purposes or agreement.purposes)
+            lifted = {ref.partition("/")[0] for ref in spec.lifts}
+            closing = [
+                r
+                for r, _, _ in restrictions
+                if r.id not in lifted
+                and (not r.purposes or purposes & set(r.purposes))
+                and not _disjoint(spec.when.tested(), r.when.tested())
+            ]
+            if closing:
+                found.append(
+                    source.issue(
+                        (*source.rule_path(i), "id"),
+                        "`records:` is left out, so this permit covers every record type; "
+                        + "; ".join(
+                            f"restriction '{r.id}' ({_statutes(r)}) keeps "
+                            f"{', '.join(r.records)} closed"
+                            for r in closing
+                        )
+                        + ". List the records this permit is for",
+                    )
+                )
+    return found
+
+
+def _disjoint(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether no request can meet both sets of conditions (an anonymised-data permit and a
+    restriction on identifiable data, say); age bounds are not compared."""
+    for name, wanted in theirs.items():
+        given = ours.get(name)
+        if given is None or name.startswith("age_"):
+            continue
+        if isinstance(wanted, list) and not set(given) & set(wanted):
+            return True
+        if not isinstance(wanted, list) and given != wanted:
+            return True
+    return False
+
+
+def _statutes(restriction: RestrictionSpec) -> str:
+    return "; ".join(f"{b.framework} {b.provision}" for b in _cited(restriction.legal_basis))
+
+
 def _resolve(
-    index: int, agreement_index: int, agreement: AgreementSpec, spec: RuleSpec, source: str
+    index: int,
+    agreement_index: int,
+    agreement: AgreementSpec,
+    spec: RuleSpec,
+    source: str,
+    by_restriction: dict[str, RestrictionSpec],
 ) -> Rule:
+    lifts = tuple(
+        _lifted(ref, by_restriction) for ref in spec.lifts if spec.effect is Effect.PERMIT
+    )
+    overrides = {t if "/" in t else f"{agreement.id}/{t}" for t in spec.overrides}
     return Rule(
         index=index,
         agreement_index=agreement_index,
@@ -294,14 +620,30 @@ def _resolve(
         source=source,
         purposes=frozenset(spec.purposes or agreement.purposes),
         parties=frozenset(agreement.parties),
-        overrides=frozenset(t if "/" in t else f"{agreement.id}/{t}" for t in spec.overrides),
-        legal_basis=tuple(_cited(spec)),
+        overrides=frozenset(overrides | {restriction for restriction, _, _ in lifts}),
+        legal_basis=tuple(_cited(spec.legal_basis)),
+        lifts=lifts,
     )
 
 
-def _cited(spec: RuleSpec) -> list[LegalBasis]:
-    """The rule's legal basis spelt out; unknown codes are skipped (they are reported above)."""
-    basis = spec.legal_basis
+def _lifted(
+    ref: str, by_restriction: dict[str, RestrictionSpec]
+) -> tuple[str, str, tuple[LegalBasis, ...]]:
+    """A `lifts:` entry as (restriction rule id, exception id, the exception's legal basis);
+    an entry naming nothing (reported above) lifts nothing."""
+    name, _, exception_id = ref.partition("/")
+    restriction = by_restriction.get(name)
+    exception = next(
+        (e for e in (restriction.exceptions if restriction else []) if e.id == exception_id),
+        None,
+    )
+    if exception is None:
+        return ("", exception_id, ())
+    return (RESTRICTION_PREFIX + name, exception_id, tuple(_cited(exception.legal_basis)))
+
+
+def _cited(basis: LegalBasisSpec) -> list[LegalBasis]:
+    """A legal basis spelt out; unknown codes are skipped (they are reported above)."""
     cited: list[LegalBasis] = []
     if basis.article_6 in legal.ARTICLE_6:
         cited.append(legal.article_6(basis.article_6))
