@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from igengine import explain
 from igengine.combine import combine, effect
@@ -39,6 +40,18 @@ class AuditSink(Protocol):
     """Where decisions are recorded. `record` must return only once the entry is durable."""
 
     def record(self, request: Request, decision: Decision) -> None: ...
+
+
+@runtime_checkable
+class BatchAuditSink(AuditSink, Protocol):
+    """A sink that can record many decisions, each its own entry, in one transaction: all of
+    them durable when it returns, or none (it raises)."""
+
+    def record_many(self, entries: Sequence[tuple[Request, Decision]]) -> None: ...
+
+
+# The most requests one `decide_many` call (one batch) may hold.
+MAX_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -90,24 +103,42 @@ class Engine:
         parsed = parse_request(request)
         snapshot = self._snapshot
         _check_organisations(parsed, snapshot.pack)
-        decision_id = new_decision_id()
-        at = parsed.at or datetime.now(UTC)
-        try:
-            decision = _decide(snapshot, parsed, at, decision_id)
-        except Exception as exc:
-            decision = _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
+        decision = _decide_safely(snapshot, parsed)
         if self._audit is not None:
             try:
                 self._audit.record(parsed, decision)
             except Exception as exc:
                 # An unrecorded decision must not be acted on: fail closed.
-                decision = _fail_safe(
-                    snapshot.pack,
-                    at,
-                    decision_id,
-                    f"the audit trail could not be written ({type(exc).__name__}: {exc})",
-                )
+                decision = _unrecorded(snapshot.pack, decision, exc)
         return decision
+
+    def decide_many(
+        self, requests: Sequence[Request | dict[str, Any]]
+    ) -> list[Decision | RequestError]:
+        """Decide up to MAX_BATCH requests against one pack, answering each in its place: its
+        Decision, or the RequestError saying what is wrong with that request (the others are
+        still decided). Raises RequestError (field `requests`) only when the batch itself is not
+        a list or is too long. Each decision is recorded as its own audit entry, all in one
+        transaction where the sink has `record_many`; if recording fails every decision of the
+        batch becomes a fail-safe deny."""
+        items = _batch(requests)
+        snapshot = self._snapshot
+        answers: list[Decision | RequestError] = []
+        decided: list[tuple[int, Request, Decision]] = []
+        for item in items:
+            try:
+                parsed = parse_request(item)
+                _check_organisations(parsed, snapshot.pack)
+            except RequestError as exc:
+                answers.append(exc)
+                continue
+            decision = _decide_safely(snapshot, parsed)
+            decided.append((len(answers), parsed, decision))
+            answers.append(decision)
+        if self._audit is not None and decided:
+            for index, decision in _record_batch(self._audit, snapshot.pack, decided):
+                answers[index] = decision
+        return answers
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""
@@ -170,6 +201,55 @@ def _build(pack: PolicyPack) -> _Snapshot:
         FactText(sectors, parties),
         {agreement.id: _agreement_ref(agreement) for agreement in pack.agreements},
     )
+
+
+def _batch(requests: object) -> Sequence[Any]:
+    """The batch's items, or RequestError when it is not a list or is too long."""
+    if not isinstance(requests, list | tuple):
+        found = type(requests).__name__
+        raise RequestError([("requests", f"expected a list of requests, got {found}")])
+    if len(requests) > MAX_BATCH:
+        raise RequestError(
+            [("requests", f"a batch holds at most {MAX_BATCH} requests, not {len(requests)}")]
+        )
+    return requests
+
+
+def _decide_safely(snapshot: _Snapshot, request: Request) -> Decision:
+    """The decision, or a fail-safe deny naming whatever went wrong inside it."""
+    decision_id = new_decision_id()
+    at = request.at or datetime.now(UTC)
+    try:
+        return _decide(snapshot, request, at, decision_id)
+    except Exception as exc:
+        return _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
+
+
+def _unrecorded(pack: PolicyPack, decision: Decision, exc: Exception) -> Decision:
+    """The fail-safe deny that replaces a decision the audit trail did not take."""
+    error = f"the audit trail could not be written ({type(exc).__name__}: {exc})"
+    return _fail_safe(pack, decision.at, decision.decision_id, error)
+
+
+def _record_batch(
+    audit: AuditSink, pack: PolicyPack, decided: list[tuple[int, Request, Decision]]
+) -> list[tuple[int, Decision]]:
+    """Record a batch's decisions; returns each one (by its place) as it may be given out."""
+    if isinstance(audit, BatchAuditSink):
+        try:
+            audit.record_many([(request, decision) for _, request, decision in decided])
+        except Exception as exc:
+            # Nothing of a failed transaction was recorded: none of it may be acted on.
+            return [(index, _unrecorded(pack, decision, exc)) for index, _, decision in decided]
+        return [(index, decision) for index, _, decision in decided]
+    recorded: list[tuple[int, Decision]] = []
+    for index, request, decision in decided:
+        try:
+            audit.record(request, decision)
+        except Exception as exc:
+            decision = _unrecorded(pack, decision, exc)
+        recorded.append((index, decision))
+    return recorded
 
 
 def _check_organisations(request: Request, pack: PolicyPack) -> None:
