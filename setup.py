@@ -29,6 +29,7 @@ DEPENDENCIES = [
     "typer>=0.12",
     "rich>=13",
     "fastapi>=0.110",
+    "fastapi-offline>=1.7",
     "uvicorn>=0.29",
     "cryptography>=42",
     "psycopg[binary]>=3.1",
