@@ -30,6 +30,8 @@ DEPENDENCIES = [
     "rich>=13",
     "fastapi>=0.110",
     "fastapi-offline>=1.7",
+    # FHIR Consent records (igengine/fhir.py reads them with the R4B models, R4's Consent).
+    "fhir.resources>=8,<9",
     "uvicorn>=0.29",
     "cryptography>=42",
     "psycopg[binary]>=3.1",

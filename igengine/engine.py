@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from igengine import explain
+from igengine import explain, fhir
 from igengine.combine import combine, effect
 from igengine.compile import (
     CompiledPack,
@@ -32,7 +32,7 @@ from igengine.durable_host import DurableMatcher
 from igengine.policy.model import AgreementSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.policy.validate import load_pack
-from igengine.request import Request, RequestError, parse_request
+from igengine.request import Request, RequestError, Subject, parse_request
 from igengine.vocabulary import Effect, suggest
 
 
@@ -103,7 +103,8 @@ class Engine:
         parsed = parse_request(request)
         snapshot = self._snapshot
         _check_organisations(parsed, snapshot.pack)
-        decision = _decide_safely(snapshot, parsed)
+        parsed, consent_used = _read_consent(parsed, snapshot.pack)
+        decision = _decide_safely(snapshot, parsed, consent_used)
         if self._audit is not None:
             try:
                 self._audit.record(parsed, decision)
@@ -129,10 +130,11 @@ class Engine:
             try:
                 parsed = parse_request(item)
                 _check_organisations(parsed, snapshot.pack)
+                parsed, consent_used = _read_consent(parsed, snapshot.pack)
             except RequestError as exc:
                 answers.append(exc)
                 continue
-            decision = _decide_safely(snapshot, parsed)
+            decision = _decide_safely(snapshot, parsed, consent_used)
             decided.append((len(answers), parsed, decision))
             answers.append(decision)
         if self._audit is not None and decided:
@@ -215,12 +217,41 @@ def _batch(requests: object) -> Sequence[Any]:
     return requests
 
 
-def _decide_safely(snapshot: _Snapshot, request: Request) -> Decision:
+def _read_consent(request: Request, pack: PolicyPack) -> tuple[Request, dict[str, Any] | None]:
+    """The request with its subject's FHIR Consent read into the person's flags (the raw
+    resource dropped, so it is neither matched on nor recorded), and the facts it gave; or the
+    request unchanged and None when it carries no Consent."""
+    resource = request.subject.fhir_consent
+    if resource is None:
+        return request, None
+    if pack.fhir is None:
+        message = "this policy pack has no `fhir:` section saying how Consent records are read"
+        raise RequestError([("subject.fhir_consent", message)])
+    try:
+        facts = fhir.subject_from_consent(
+            resource, purpose=str(request.purpose), fhir=pack.fhir, at=request.at
+        )
+    except RequestError as exc:
+        raise RequestError(
+            [(field.replace("Consent", "subject.fhir_consent", 1), m) for field, m in exc.errors]
+        ) from None
+    own = request.subject.model_dump(exclude_unset=True, exclude={"fhir_consent"})
+    subject = Subject.model_validate(fhir.merge_subject(own, facts))
+    return request.model_copy(update={"subject": subject}), facts
+
+
+def _decide_safely(
+    snapshot: _Snapshot, request: Request, consent_used: dict[str, Any] | None = None
+) -> Decision:
     """The decision, or a fail-safe deny naming whatever went wrong inside it."""
     decision_id = new_decision_id()
     at = request.at or datetime.now(UTC)
     try:
-        return _decide(snapshot, request, at, decision_id)
+        decision = _decide(snapshot, request, at, decision_id)
+        if consent_used is None:
+            return decision
+        note = explain.consent_record_note(consent_used)
+        return decision.model_copy(update={"rationale": f"{decision.rationale} {note}"})
     except Exception as exc:
         return _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
 

@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from igengine.legal import LegalBasis
-from igengine.policy.model import AgreementSpec, Organisation, RuleSpec
+from igengine.policy.model import AgreementSpec, FhirSpec, Organisation, RuleSpec
 from igengine.vocabulary import Effect, Purpose
 
 
@@ -47,3 +47,5 @@ class PolicyPack:
     agreements: tuple[AgreementSpec, ...]
     rules: tuple[Rule, ...]
     obligations: dict[str, str]
+    # How FHIR Consent records map to this pack (a `fhir:` section), if the pack says.
+    fhir: FhirSpec | None = None

@@ -12,7 +12,7 @@ from igengine import legal
 from igengine.legal import LegalBasis
 from igengine.policy.errors import PolicyError, PolicyIssue
 from igengine.policy.load import LoadedFiles, SourceFile, load_directory
-from igengine.policy.model import AgreementSpec, Organisation, RuleSpec
+from igengine.policy.model import AgreementSpec, FhirSpec, Organisation, RuleSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.policy.yamlsource import line_of
 from igengine.vocabulary import OBLIGATIONS, Effect, suggest
@@ -31,6 +31,7 @@ def _load_pack(root: Path) -> PolicyPack:
     organisations = _organisations(loaded, issues)
     obligations = _obligations(loaded)
     rules = _rules(loaded, organisations, obligations, issues)
+    fhir = _fhir(loaded, issues)
     if issues:
         raise PolicyError(issues)
     return PolicyPack(
@@ -40,6 +41,7 @@ def _load_pack(root: Path) -> PolicyPack:
         agreements=tuple(agreement for agreement, _ in loaded.agreements),
         rules=tuple(rules),
         obligations=obligations,
+        fhir=fhir,
     )
 
 
@@ -70,6 +72,18 @@ def _obligations(loaded: LoadedFiles) -> dict[str, str]:
     for definitions, _ in loaded.definitions:
         merged.update(definitions.obligations)
     return merged
+
+
+def _fhir(loaded: LoadedFiles, issues: list[PolicyIssue]) -> FhirSpec | None:
+    """The pack's one `fhir:` section (how FHIR Consent records are read), if it has one."""
+    found: FhirSpec | None = None
+    for definitions, source in loaded.definitions:
+        if definitions.fhir is None:
+            continue
+        if found is not None:
+            issues.append(source.issue(("fhir",), "is defined in more than one file"))
+        found = definitions.fhir
+    return found
 
 
 def _rules(
