@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from igengine import explain
+from igengine import explain, fhir
 from igengine.combine import combine, effect
 from igengine.compile import (
     CompiledPack,
@@ -31,7 +32,7 @@ from igengine.durable_host import DurableMatcher
 from igengine.policy.model import AgreementSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.policy.validate import load_pack
-from igengine.request import Request, RequestError, parse_request
+from igengine.request import Request, RequestError, Subject, parse_request
 from igengine.vocabulary import Effect, suggest
 
 
@@ -39,6 +40,18 @@ class AuditSink(Protocol):
     """Where decisions are recorded. `record` must return only once the entry is durable."""
 
     def record(self, request: Request, decision: Decision) -> None: ...
+
+
+@runtime_checkable
+class BatchAuditSink(AuditSink, Protocol):
+    """A sink that can record many decisions, each its own entry, in one transaction: all of
+    them durable when it returns, or none (it raises)."""
+
+    def record_many(self, entries: Sequence[tuple[Request, Decision]]) -> None: ...
+
+
+# The most requests one `decide_many` call (one batch) may hold.
+MAX_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -90,28 +103,44 @@ class Engine:
         parsed = parse_request(request)
         snapshot = self._snapshot
         _check_organisations(parsed, snapshot.pack)
-        decision_id = new_decision_id()
-        now = datetime.now(UTC)
-        at = parsed.at or now
-        try:
-            decision = _decide(snapshot, parsed, at, decision_id)
-        except Exception as exc:
-            decision = _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
-        # A fail-safe deny answers for no time at all, so only a real answer is marked.
-        if at is not now and decision.error is None and explain.is_what_if(at, now):
-            decision = explain.as_what_if(decision)
+        parsed, consent_used = _read_consent(parsed, snapshot.pack)
+        decision = _decide_safely(snapshot, parsed, consent_used)
         if self._audit is not None:
             try:
                 self._audit.record(parsed, decision)
             except Exception as exc:
                 # An unrecorded decision must not be acted on: fail closed.
-                decision = _fail_safe(
-                    snapshot.pack,
-                    at,
-                    decision_id,
-                    f"the audit trail could not be written ({type(exc).__name__}: {exc})",
-                )
+                decision = _unrecorded(snapshot.pack, decision, exc)
         return decision
+
+    def decide_many(
+        self, requests: Sequence[Request | dict[str, Any]]
+    ) -> list[Decision | RequestError]:
+        """Decide up to MAX_BATCH requests against one pack, answering each in its place: its
+        Decision, or the RequestError saying what is wrong with that request (the others are
+        still decided). Raises RequestError (field `requests`) only when the batch itself is not
+        a list or is too long. Each decision is recorded as its own audit entry, all in one
+        transaction where the sink has `record_many`; if recording fails every decision of the
+        batch becomes a fail-safe deny."""
+        items = _batch(requests)
+        snapshot = self._snapshot
+        answers: list[Decision | RequestError] = []
+        decided: list[tuple[int, Request, Decision]] = []
+        for item in items:
+            try:
+                parsed = parse_request(item)
+                _check_organisations(parsed, snapshot.pack)
+                parsed, consent_used = _read_consent(parsed, snapshot.pack)
+            except RequestError as exc:
+                answers.append(exc)
+                continue
+            decision = _decide_safely(snapshot, parsed, consent_used)
+            decided.append((len(answers), parsed, decision))
+            answers.append(decision)
+        if self._audit is not None and decided:
+            for index, decision in _record_batch(self._audit, snapshot.pack, decided):
+                answers[index] = decision
+        return answers
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""
@@ -141,6 +170,88 @@ def _build(pack: PolicyPack) -> _Snapshot:
         FactText(sectors, parties),
         {agreement.id: _agreement_ref(agreement) for agreement in pack.agreements},
     )
+
+
+def _batch(requests: object) -> Sequence[Any]:
+    """The batch's items, or RequestError when it is not a list or is too long."""
+    if not isinstance(requests, list | tuple):
+        found = type(requests).__name__
+        raise RequestError([("requests", f"expected a list of requests, got {found}")])
+    if len(requests) > MAX_BATCH:
+        raise RequestError(
+            [("requests", f"a batch holds at most {MAX_BATCH} requests, not {len(requests)}")]
+        )
+    return requests
+
+
+def _read_consent(request: Request, pack: PolicyPack) -> tuple[Request, dict[str, Any] | None]:
+    """The request with its subject's FHIR Consent read into the person's flags (the raw
+    resource dropped, so it is neither matched on nor recorded), and the facts it gave; or the
+    request unchanged and None when it carries no Consent."""
+    resource = request.subject.fhir_consent
+    if resource is None:
+        return request, None
+    if pack.fhir is None:
+        message = "this policy pack has no `fhir:` section saying how Consent records are read"
+        raise RequestError([("subject.fhir_consent", message)])
+    try:
+        facts = fhir.subject_from_consent(
+            resource, purpose=str(request.purpose), fhir=pack.fhir, at=request.at
+        )
+    except RequestError as exc:
+        raise RequestError(
+            [(field.replace("Consent", "subject.fhir_consent", 1), m) for field, m in exc.errors]
+        ) from None
+    own = request.subject.model_dump(exclude_unset=True, exclude={"fhir_consent"})
+    subject = Subject.model_validate(fhir.merge_subject(own, facts))
+    return request.model_copy(update={"subject": subject}), facts
+
+
+def _decide_safely(
+    snapshot: _Snapshot, request: Request, consent_used: dict[str, Any] | None = None
+) -> Decision:
+    """The decision, or a fail-safe deny naming whatever went wrong inside it."""
+    decision_id = new_decision_id()
+    now = datetime.now(UTC)
+    at = request.at or now
+    try:
+        decision = _decide(snapshot, request, at, decision_id)
+    except Exception as exc:
+        # A fail-safe deny answers for no time at all, so it is never marked a what-if.
+        return _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
+    if consent_used is not None:
+        note = explain.consent_record_note(consent_used)
+        decision = decision.model_copy(update={"rationale": f"{decision.rationale} {note}"})
+    if at is not now and explain.is_what_if(at, now):
+        decision = explain.as_what_if(decision)
+    return decision
+
+
+def _unrecorded(pack: PolicyPack, decision: Decision, exc: Exception) -> Decision:
+    """The fail-safe deny that replaces a decision the audit trail did not take."""
+    error = f"the audit trail could not be written ({type(exc).__name__}: {exc})"
+    return _fail_safe(pack, decision.at, decision.decision_id, error)
+
+
+def _record_batch(
+    audit: AuditSink, pack: PolicyPack, decided: list[tuple[int, Request, Decision]]
+) -> list[tuple[int, Decision]]:
+    """Record a batch's decisions; returns each one (by its place) as it may be given out."""
+    if isinstance(audit, BatchAuditSink):
+        try:
+            audit.record_many([(request, decision) for _, request, decision in decided])
+        except Exception as exc:
+            # Nothing of a failed transaction was recorded: none of it may be acted on.
+            return [(index, _unrecorded(pack, decision, exc)) for index, _, decision in decided]
+        return [(index, decision) for index, _, decision in decided]
+    recorded: list[tuple[int, Decision]] = []
+    for index, request, decision in decided:
+        try:
+            audit.record(request, decision)
+        except Exception as exc:
+            decision = _unrecorded(pack, decision, exc)
+        recorded.append((index, decision))
+    return recorded
 
 
 def _check_organisations(request: Request, pack: PolicyPack) -> None:

@@ -254,6 +254,19 @@ def _imposed(restriction: RestrictionSpec, rule: Rule) -> str:
     return f"imposed by {kind}: {cited}" if cited else f"imposed by {kind}"
 
 
+def consent_record_note(facts: dict[str, Any]) -> str:
+    """What the person's FHIR Consent record contributed, for the end of the rationale."""
+    said = []
+    if facts.get("consent") == "refused":
+        said.append("an objection to sharing for this purpose")
+    elif facts.get("consent") == "explicit":
+        said.append("explicit consent for this purpose")
+    if facts.get("national_data_opt_out"):
+        said.append("the national data opt-out (research and planning)")
+    found = " and ".join(said) if said else "nothing that bears on this request"
+    return f"The person's FHIR Consent record was used: it records {found}."
+
+
 def fail_safe_rationale(error: str) -> str:
     return (
         "Fail-safe deny: igengine could not reach a decision, so the answer is deny. Do not "

@@ -80,6 +80,8 @@ class Subject(_Strict):
     age: StrictInt | None = Field(default=None, ge=0, le=130)
     s251_support: StrictBool = False
     anonymised: StrictBool = False
+    # A FHIR R4 Consent resource, read into the flags above by the engine (igengine/fhir.py).
+    fhir_consent: dict[str, Any] | None = None
 
     @field_validator("has_capacity", mode="before")
     @classmethod

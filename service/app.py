@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from igengine import Engine, RequestError, packsign
 from service import api, heap, page, reload
@@ -75,7 +76,9 @@ def create_app(
             # Closing writes the final signed checkpoint.
             state.trail.close()
 
-    app = FastAPI(
+    # FastAPIOffline is FastAPI with /docs and /redoc served from assets in its package (FastAPI's
+    # own pages load their scripts from a CDN, so they are blank without internet).
+    app = FastAPIOffline(
         title="igengine",
         summary="Can I share this? Explained, recorded answers from data-sharing agreements.",
         version="0.1.0",

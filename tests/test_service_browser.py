@@ -24,7 +24,7 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
         allow_module_level=True,
     )
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +107,30 @@ def test_the_form_works_from_the_keyboard_with_a_visible_focus(
     assert focused == "q-role", f"focus went to {focused!r}, not the first question"
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("", "none")
+
+
+def test_the_api_docs_list_the_operations_with_no_internet(browser: Browser, base_url: str) -> None:
+    """/docs and /redoc work from the service alone: every request elsewhere is refused (as on
+    a machine without internet). None may be for what the pages need (a document, script,
+    stylesheet, font or data); ReDoc's own sidebar logo, an image on Redocly's CDN that its
+    standalone script always asks for, is the one thing refused and simply not shown."""
+    page = browser.new_page()
+    elsewhere: list[str] = []
+
+    def only_the_service(route: Route) -> None:
+        if route.request.url.startswith(base_url + "/"):
+            route.continue_()
+        else:
+            if route.request.resource_type != "image":
+                elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_service)
+    page.goto(base_url + "/docs")
+    listed = page.locator(".opblock-summary-path")
+    expect(listed.filter(has_text="/v1/decisions").first).to_be_visible()
+    expect(page.get_by_text("Decide one sharing request")).to_be_visible()
+    expect(page.get_by_text("AuthZEN access evaluation")).to_be_visible()
+    page.goto(base_url + "/redoc")
+    expect(page.get_by_role("heading", name="Decide one sharing request")).to_be_visible()
+    assert elsewhere == []

@@ -149,6 +149,13 @@ class AuditTrail:
         body = decision_body(request, decision, self._pseudonymiser, datetime.now(UTC))
         self._append(body)
 
+    def record_many(self, entries: Sequence[tuple[Request, Decision]]) -> None:
+        """Append many decisions, each its own entry, in one durable transaction; returns once
+        all are committed. Raises AuditWriteError if they could not be (then none was)."""
+        now = datetime.now(UTC)
+        pseudonym = self._pseudonymiser
+        self.append_many([decision_body(req, dec, pseudonym, now) for req, dec in entries])
+
     def record_soon(
         self,
         request: Request,

@@ -177,13 +177,23 @@ class RestrictionSpec(_Policy):
     _lists = field_validator("records", "purposes", mode="before")(_as_list)
 
 
+class FhirSpec(_Policy):
+    """How FHIR Consent records are read (see igengine/fhir.py): each v3 PurposeOfUse code a
+    provision may name, and the pack purposes it stands for; and the purposes a deny counts as
+    the national data opt-out for."""
+
+    purpose_of_use: dict[str, list[Purpose]]
+    opt_out_purposes: list[Purpose]
+
+
 class PackFile(_Policy):
-    """A file of shared definitions: the organisations, any local obligation codes, and the
-    pack-wide restrictions."""
+    """A file of shared definitions: the organisations, any local obligation codes, the
+    pack-wide restrictions, and how FHIR Consent records map to the pack's purposes."""
 
     organisations: list[Organisation] = Field(default_factory=list)
     obligations: dict[str, str] = Field(default_factory=dict)
     restrictions: list[RestrictionSpec] = Field(default_factory=list)
+    fhir: FhirSpec | None = None
 
 
 FIELD_NAMES: set[str] = {

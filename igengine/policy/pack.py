@@ -9,7 +9,7 @@ from typing import Any
 
 from igengine.legal import LegalBasis
 from igengine.policy.errors import PolicyIssue
-from igengine.policy.model import AgreementSpec, Organisation, RestrictionSpec, RuleSpec
+from igengine.policy.model import AgreementSpec, FhirSpec, Organisation, RestrictionSpec, RuleSpec
 from igengine.vocabulary import Effect, Purpose
 
 # The agreement index restriction rules carry: every organisation pair shares it, so the
@@ -66,3 +66,5 @@ class PolicyPack:
     # Problems that do not stop the pack loading (`igengine check` shows them; `--strict`
     # fails on them).
     warnings: tuple[PolicyIssue, ...] = ()
+    # How FHIR Consent records map to this pack (a `fhir:` section), if the pack says.
+    fhir: FhirSpec | None = None

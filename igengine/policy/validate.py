@@ -17,6 +17,7 @@ from igengine.policy.load import LoadedFiles, SourceFile, load_directory
 from igengine.policy.model import (
     AgreementSpec,
     ExceptionSpec,
+    FhirSpec,
     LegalBasisSpec,
     Organisation,
     RestrictionSpec,
@@ -43,6 +44,7 @@ def _load_pack(root: Path) -> PolicyPack:
     restrictions = _restrictions(loaded, issues)
     rules = _restriction_rules(restrictions, organisations)
     rules = _rules(loaded, organisations, obligations, rules, restrictions, issues)
+    fhir = _fhir(loaded, issues)
     if issues:
         raise PolicyError(issues)
     return PolicyPack(
@@ -54,6 +56,7 @@ def _load_pack(root: Path) -> PolicyPack:
         obligations=obligations,
         restrictions=tuple(r for r, _, _ in restrictions),
         warnings=tuple(_open_records_warnings(loaded, restrictions)),
+        fhir=fhir,
     )
 
 
@@ -200,6 +203,18 @@ def _restriction_rules(
             )
         )
     return rules
+
+
+def _fhir(loaded: LoadedFiles, issues: list[PolicyIssue]) -> FhirSpec | None:
+    """The pack's one `fhir:` section (how FHIR Consent records are read), if it has one."""
+    found: FhirSpec | None = None
+    for definitions, source in loaded.definitions:
+        if definitions.fhir is None:
+            continue
+        if found is not None:
+            issues.append(source.issue(("fhir",), "is defined in more than one file"))
+        found = definitions.fhir
+    return found
 
 
 def _rules(
