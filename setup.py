@@ -23,23 +23,17 @@ DURABLE_RULES = "durable-rules==2.0.28"
 DURABLE_RULES_DEFINE = "-DPyEval_CallObject=PyObject_CallObject"
 WHEEL_DIR = Path(__file__).resolve().parent / "build" / "durable-rules"
 
+# The library and the `igengine` command (check, decide, explain, test, diff, lint, audit).
 DEPENDENCIES = [
     "pydantic>=2.6",
     "PyYAML>=6.0",
     "typer>=0.12",
     "rich>=13",
-    "fastapi>=0.110",
-    "fastapi-offline>=1.7",
+    "cryptography>=42",
+    # Feature files are parsed with Cucumber's own parser (igengine/scenarios/source.py).
+    "gherkin-official>=29",
     # FHIR Consent records (igengine/fhir.py reads them with the R4B models, R4's Consent).
     "fhir.resources>=8,<9",
-    "uvicorn>=0.29",
-    "cryptography>=42",
-    "psycopg[binary]>=3.1",
-    "pytest-bdd>=7",
-    "prometheus-client>=0.20",
-    "PyJWT[crypto]>=2.8",
-    "uvloop>=0.19; sys_platform != 'win32'",
-    "httptools>=0.6",
 ]
 
 
