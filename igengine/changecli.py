@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from time import perf_counter
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from igengine import diff, lint, packsign, replay
+from igengine.audit.cli import fail, moment
 from igengine.audit.errors import AuditError
 from igengine.packsign import PackSignatureError
 from igengine.policy.errors import PolicyError
@@ -34,11 +35,6 @@ out = Console()
 err = Console(stderr=True)
 
 PackArgument = Annotated[Path, typer.Argument(help="Policy pack directory")]
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]{escape(message)}[/red]")
-    raise typer.Exit(code)
 
 
 @pack_app.command("keygen")
@@ -175,16 +171,6 @@ def _show_diff(report: diff.Report, space: diff.Space, seconds: float) -> None:
     )
 
 
-def _moment(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: '{value}' is not a date or time (e.g. 2026-03-31 or 2026-03-31T09:00)", 2)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def replay_command(
     store: Annotated[
         str,
@@ -205,7 +191,7 @@ def replay_command(
     decided) and list those answered differently, with counts by agreement and by purpose.
     Reads the trail only. Exit 1 when any decision would change."""
     pack = load_or_fail(policies, "--policies")
-    first, last = _moment(since, "--since"), _moment(until, "--until")
+    first, last = moment(since, "--since"), moment(until, "--until")
     try:
         with progress_bar("Replaying the recorded decisions") as advance:
             report = replay.replay(store, pack, first, last, advance)

@@ -43,18 +43,19 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 def _open(store: str, hmac_key: Path | None = None, signing_key: Path | None = None) -> AuditTrail:
     """Open an existing trail; never creates a trail or a key."""
     if hmac_key is not None and not hmac_key.exists():
-        _fail(f"there is no pseudonymisation key at {hmac_key}")
+        fail(f"there is no pseudonymisation key at {hmac_key}")
     if signing_key is not None and not signing_key.exists():
-        _fail(f"there is no signing key at {signing_key}")
+        fail(f"there is no signing key at {signing_key}")
     try:
         return AuditTrail.open(
             store, hmac_key_path=hmac_key, signing_key_path=signing_key, create=False
         )
     except AuditError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a problem in red on stderr and leave with `code` (no traceback)."""
     err.print(f"[red]{escape(message)}[/red]")
     raise typer.Exit(code)
 
@@ -106,7 +107,7 @@ def verify_command(
     """Check every entry, signed checkpoint and witnessed head; name the first bad entry and
     exit 1 if any. With --public-key, the witness file beside it must be there too."""
     if witness is not None and (public_key is None or no_witness):
-        _fail("--witness needs --public-key (its heads are checked against it)", 2)
+        fail("--witness needs --public-key (its heads are checked against it)", 2)
     trail = _open(store)
     try:
         report = trail.verify(
@@ -118,7 +119,7 @@ def verify_command(
             use_witness=not no_witness,
         )
     except AuditError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         trail.close()
     if as_json:
@@ -152,13 +153,14 @@ def _show_report(report: VerifyReport, where: str) -> None:
     out.print(f"[dim]{report.entries} entries before it verified[/dim]")
 
 
-def _moment(value: str | None, option: str) -> datetime | None:
+def moment(value: str | None, option: str) -> datetime | None:
+    """A --since/--until value as an aware time (UTC when none is given), or exit 2."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        _fail(f"{option}: '{value}' is not a date or time (e.g. 2026-03-31 or 2026-03-31T09:00)", 2)
+        fail(f"{option}: '{value}' is not a date or time (e.g. 2026-03-31 or 2026-03-31T09:00)", 2)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -186,7 +188,7 @@ def query_command(
 ) -> None:
     """Entries matching every filter given, oldest first, as a table or JSON."""
     if person is not None and hmac_key is None:
-        _fail("--person needs --hmac-key: people are stored only as keyed pseudonyms", 2)
+        fail("--person needs --hmac-key: people are stored only as keyed pseudonyms", 2)
     trail = _open(store, hmac_key)
     try:
         entries = trail.query(
@@ -194,8 +196,8 @@ def query_command(
             requester=requester,
             record_type=record_type,
             effect=effect,
-            since=_moment(since, "--since"),
-            until=_moment(until, "--until"),
+            since=moment(since, "--since"),
+            until=moment(until, "--until"),
             limit=limit,
         )
     finally:
@@ -229,13 +231,13 @@ def review_command(
     try:
         if mark is not None:
             if not reviewer:
-                _fail("--mark needs --reviewer: a review must say who did it", 2)
+                fail("--mark needs --reviewer: a review must say who did it", 2)
             entry = trail.mark_reviewed(mark, reviewer, note)
             out.print(f"[green]Recorded[/green]: review of {mark} is entry {entry.seq}")
             return
         pending = trail.pending_reviews()
     except AuditError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         trail.close()
     _show_entries(pending, as_json, f"{len(pending)} break-glass decisions awaiting review")
