@@ -78,12 +78,21 @@ def rule_derived_requests(engine: Engine, count: int, seed: int) -> list[dict[st
     pack = engine.pack
     orgs = sorted(pack.organisations)
     out = packgen.requests(count // 2, seed, orgs)
+
+    def in_sectors(sectors: list[Any]) -> list[str]:
+        # Organisations of the sectors a rule names, so that requests meet its selectors.
+        return [code for code, org in pack.organisations.items() if org.sector in sectors]
+
     for _ in range(count - len(out)):
         rule = rng.choice(pack.rules)
         spec = rule.spec
         parties = sorted(rule.parties)
-        requester = rng.choice(spec.requester.organisations or parties or orgs)
-        holder = rng.choice(spec.holder.organisations or parties or orgs)
+        requester = rng.choice(
+            spec.requester.organisations or in_sectors(spec.requester.sectors) or parties or orgs
+        )
+        holder = rng.choice(
+            spec.holder.organisations or in_sectors(spec.holder.sectors) or parties or orgs
+        )
         when = spec.when
         subject: dict[str, Any] = {"age": 10 if when.age_under else 40}
         if when.relationship:
