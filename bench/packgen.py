@@ -110,20 +110,27 @@ def write_pack(
         count = min(RULES_PER_AGREEMENT, rule_count - written)
         rules = [rule(rng, written + i, purposes, parties, deny_ids) for i in range(count)]
         written += count
-        agreement = {
-            "id": f"agreement-{a}",
-            "title": f"Synthetic agreement {a}",
-            "owner": "bench",
-            "parties": parties,
-            "purposes": purposes,
-            "start_date": "2025-01-01",
-            "end_date": "2030-12-31",
-            "review_date": "2027-01-01",
-            "rules": rules,
-        }
-        path = directory / "agreements" / f"agreement-{a:04d}.yaml"
-        path.write_text(yaml.safe_dump(agreement, sort_keys=False))
+        write_agreement(directory, a, parties, purposes, rules)
     return directory
+
+
+def write_agreement(
+    directory: Path, number: int, parties: list[str], purposes: list[str], rules: list[Any]
+) -> None:
+    """Write agreement `number` (in force 2025-2030) of a generated pack."""
+    agreement = {
+        "id": f"agreement-{number}",
+        "title": f"Synthetic agreement {number}",
+        "owner": "bench",
+        "parties": parties,
+        "purposes": purposes,
+        "start_date": "2025-01-01",
+        "end_date": "2030-12-31",
+        "review_date": "2027-01-01",
+        "rules": rules,
+    }
+    path = directory / "agreements" / f"agreement-{number:04d}.yaml"
+    path.write_text(yaml.safe_dump(agreement, sort_keys=False))
 
 
 def all_parties_organisations() -> list[dict[str, str]]:
@@ -204,19 +211,7 @@ def write_all_parties(
                 spec["overrides"] = [rng.choice(placed)]
             rules.append(spec)
         written += count
-        agreement = {
-            "id": f"agreement-{a}",
-            "title": f"Synthetic agreement {a}",
-            "owner": "bench",
-            "parties": codes,
-            "purposes": purposes,
-            "start_date": "2025-01-01",
-            "end_date": "2030-12-31",
-            "review_date": "2027-01-01",
-            "rules": rules,
-        }
-        path = directory / "agreements" / f"agreement-{a:04d}.yaml"
-        path.write_text(yaml.safe_dump(agreement, sort_keys=False))
+        write_agreement(directory, a, codes, purposes, rules)
     return directory
 
 

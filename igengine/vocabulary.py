@@ -1,4 +1,5 @@
-"""The codes a request and the shipped pack speak (see shared/domain/vocabulary.md).
+"""The codes a request and the shipped pack speak. The classes below are the one list of
+them; an error naming a bad code lists the valid ones.
 
 Each enum's values are the vocabulary codes themselves, so JSON, YAML and Python agree.
 `label` gives the plain-English words the rationale uses.
