@@ -56,7 +56,7 @@ def check(
     try:
         pack = load_pack(directory)
     except PolicyError as exc:
-        err.print(escape(str(exc)))
+        err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     for warning in pack.warnings:
         err.print(f"[yellow]warning[/yellow]: {escape(str(warning))}")
@@ -153,7 +153,7 @@ def decide(
     try:
         engine = Engine.from_directory(policies)
     except PolicyError as exc:
-        err.print(escape(str(exc)))
+        err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     try:
         request = _request_from_options(
@@ -281,12 +281,12 @@ def serve(
             settings = settings.with_changes(jwt_required=True)
         settings = prepare(settings)
     except (PolicyError, SettingsError, PackSignatureError) as exc:
-        err.print(escape(str(exc)))
+        err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     try:
         run_service(settings, host=host, port=port, workers=workers, log_level=log_level)
     except (SettingsError, PackSignatureError) as exc:
-        err.print(escape(str(exc)))
+        err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -306,7 +306,7 @@ def api_key(
     try:
         key = add_key(keys_file, name, Access.ADMIN if admin else Access.CALLER)
     except SettingsError as exc:
-        err.print(escape(str(exc)))
+        err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     err.print(f"Added '{escape(name)}' to {keys_file}. The key (shown only now):")
     print(key)
@@ -334,7 +334,7 @@ def test_scenarios(
         engine = Engine.from_directory(policies)
         day = date.fromisoformat(on) if on else None
     except PolicyError as exc:
-        err.print(escape(str(exc)))
+        err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     except ValueError:
         err.print(f"--on: '{escape(str(on))}' is not a date; write it as YYYY-MM-DD")

@@ -48,7 +48,7 @@ def test_all_mistakes_are_listed_with_file_line_and_a_fix(broken_pack: Path) -> 
     with pytest.raises(PolicyError) as raised:
         Engine.from_directory(broken_pack)
     lines = [str(issue) for issue in raised.value.issues]
-    where = f"{broken_pack.name}/agreements/care.yaml"
+    where = (broken_pack / "agreements" / "care.yaml").as_posix()
     expected = [
         (4, "parties[2]", "did you mean 'COUNCIL'"),
         (7, "end_date", "before the start date"),
@@ -101,3 +101,60 @@ def test_shipped_pack_checks_clean() -> None:
     result = CliRunner().invoke(app, ["check", "policies"])
     assert result.exit_code == 0, result.output
     assert "OK" in result.output
+
+
+def test_check_prints_paths_that_open_from_where_it_was_run(
+    broken_pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(broken_pack.parent.parent)
+    given = f"{broken_pack.parent.name}/{broken_pack.name}"
+    result = CliRunner().invoke(app, ["check", given], terminal_width=60)
+    located = [line.split(":")[0] for line in result.output.splitlines() if ".yaml:" in line]
+    assert result.exit_code == 1 and len(located) >= 6
+    assert all(Path(path).is_file() for path in located), located
+
+
+def test_a_field_under_the_wrong_parent_says_where_it_belongs(tmp_path: Path) -> None:
+    rule = packs.permit("share")
+    basis = rule.pop("legal_basis")
+    rule["legal_basis"] = {k: v for k, v in basis.items() if k != "common_law"}
+    rule["common_law"] = basis["common_law"]
+    directory = packs.write(tmp_path, packs.agreement([rule]))
+    with pytest.raises(PolicyError) as raised:
+        Engine.from_directory(directory)
+    text = str(raised.value)
+    assert "'common_law' is not a field here; it belongs under a rule's `legal_basis:`" in text
+    assert "did you mean 'common_law'" not in text
+
+
+def test_an_anonymised_permit_without_a_basis_is_asked_for_not_confidential(
+    tmp_path: Path,
+) -> None:
+    rule = packs.permit("share")
+    rule["when"] = {"anonymised": True}
+    rule["legal_basis"] = {"caldicott": [3]}
+    directory = packs.write(tmp_path, packs.agreement([rule]))
+    with pytest.raises(PolicyError) as raised:
+        Engine.from_directory(directory)
+    assert "add `common_law: not_confidential`" in str(raised.value)
+    assert "implied_consent" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("id: x\nrules:\n  - id: a\n - id: b\n", "does not line up"),
+        ("id: x\ntitle: Care: adults\n", "put the text in quotes"),
+        ("id: x\ntitle: 'Care\n", "never closed"),
+        ("id: x\n\ttitle: Care\n", "indents with spaces only"),
+        ("id: x\nparties: [A, B\n", "is not closed or is missing a comma"),
+    ],
+)
+def test_a_yaml_slip_is_told_in_a_plain_sentence(tmp_path: Path, text: str, words: str) -> None:
+    directory = packs.write(tmp_path, packs.agreement([packs.permit("share")]))
+    (directory / "agreements" / "slip.yaml").write_text(text)
+    with pytest.raises(PolicyError) as raised:
+        Engine.from_directory(directory)
+    (problem,) = [i for i in raised.value.issues if i.source.endswith("slip.yaml")]
+    assert words in problem.message, problem.message
+    assert problem.line > 1

@@ -34,9 +34,11 @@ def _pack_with(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def _problems(pack: Path) -> list[str]:
+    """The problems, each path as given (here, absolute) shown from the pack's parent."""
     with pytest.raises(PolicyError) as raised:
         load_pack(pack)
-    return [str(issue) for issue in raised.value.issues]
+    given = pack.parent.as_posix() + "/"
+    return [str(issue).removeprefix(given) for issue in raised.value.issues]
 
 
 def test_a_control_character_is_a_problem_at_its_line(tmp_path: Path) -> None:

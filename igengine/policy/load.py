@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from igengine.policy.errors import PolicyIssue
-from igengine.policy.model import FIELD_NAMES, AgreementSpec, PackFile, RuleSpec
+from igengine.policy.model import FIELD_NAMES, AgreementSpec, PackFile, RuleSpec, places_of
 from igengine.policy.yamlsource import Path as YPath
 from igengine.policy.yamlsource import YamlProblem, line_of, load_with_lines
 from igengine.vocabulary import suggest
@@ -29,6 +29,10 @@ class SourceFile:
     display: str
     lines: dict[YPath, int]
     text: str
+    # The path as the command that loaded the pack was given it, so a problem's location opens
+    # from where that command was run; `display` (the pack's own name for the file) is what
+    # decisions cite, and must not depend on that.
+    shown: str = ""
     # For each rule kept in the agreement, its position in the file (rules with shape errors
     # are left out, so later checks still run on the rest and point at the right lines).
     rule_positions: list[int] = field(default_factory=list)
@@ -39,7 +43,7 @@ class SourceFile:
 
     def issue(self, path: YPath, message: str) -> PolicyIssue:
         line = line_of(self._lines_for(path), path)
-        return PolicyIssue(self.display, line, _dotted(path), message)
+        return PolicyIssue(self.shown or self.display, line, _dotted(path), message)
 
     def _lines_for(self, path: YPath) -> dict[YPath, int]:
         if len(path) <= _MAPPED_DEPTH:
@@ -70,12 +74,13 @@ def load_directory(root: Path) -> LoadedFiles:
     inside = root.resolve()
     for path in files:
         relative = path.relative_to(root).as_posix()
-        display = f"{root.name}/{relative}"
-        raw = _read_inside(path, inside, display, result.issues)
+        shown = path.as_posix()
+        raw = _read_inside(path, inside, shown, result.issues)
         if raw is None:
             continue
         digest.update(relative.encode() + b"\0" + raw + b"\0")
-        _load_file(raw.decode("utf-8", errors="replace"), display, result)
+        text = raw.decode("utf-8", errors="replace")
+        _load_file(text, f"{root.name}/{relative}", shown, result)
     result.version = "sha256:" + digest.hexdigest()
     return result
 
@@ -86,14 +91,14 @@ def pack_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
 
 
-def _read_inside(path: Path, inside: Path, display: str, issues: list[PolicyIssue]) -> bytes | None:
+def _read_inside(path: Path, inside: Path, shown: str, issues: list[PolicyIssue]) -> bytes | None:
     """The file's bytes, or None with an issue: a link that leads out of the pack is refused
     unread (a pack is what its directory holds, and the target's content must not reach an
     error message), and so is a file that cannot be read."""
     if not path.resolve().is_relative_to(inside):
         issues.append(
             PolicyIssue(
-                display,
+                shown,
                 1,
                 "(file)",
                 "is a link to a file outside the pack directory, which is not read; "
@@ -104,17 +109,17 @@ def _read_inside(path: Path, inside: Path, display: str, issues: list[PolicyIssu
     try:
         return path.read_bytes()
     except OSError as exc:
-        issues.append(PolicyIssue(display, 1, "(file)", f"cannot be read: {exc.strerror}"))
+        issues.append(PolicyIssue(shown, 1, "(file)", f"cannot be read: {exc.strerror}"))
         return None
 
 
-def _load_file(text: str, display: str, into: LoadedFiles) -> None:
+def _load_file(text: str, display: str, shown: str, into: LoadedFiles) -> None:
     try:
         data, lines = load_with_lines(text, depth=_MAPPED_DEPTH)
     except YamlProblem as exc:
-        into.issues.append(PolicyIssue(display, exc.line, "(file)", str(exc)))
+        into.issues.append(PolicyIssue(shown, exc.line, "(file)", str(exc)))
         return
-    source = SourceFile(display, lines, text)
+    source = SourceFile(display, lines, text, shown)
     if not isinstance(data, dict):
         into.issues.append(
             source.issue(
@@ -206,13 +211,23 @@ def _message(err: Any) -> str:
     if kind == "missing":
         return f"is required; add `{err['loc'][-1]}:` here"
     if kind == "extra_forbidden":
-        name = str(err["loc"][-1])
-        return f"'{name}' is not a field here; {suggest(name, sorted(FIELD_NAMES))}"
+        return _misplaced(str(err["loc"][-1]))
     if kind.startswith("date"):
         return f"'{value}' is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01"
     if kind == "string_pattern_mismatch":
         return f"'{value}' is not a valid id; use lower-case letters, digits, '-' and '_'"
     return str(err["msg"])
+
+
+def _misplaced(name: str) -> str:
+    """A field the model does not have here: where it belongs if it is a real field (usually
+    an indentation slip), otherwise the closest field name. Never 'did you mean' the very word
+    written."""
+    places = places_of(name)
+    if places:
+        where = " or ".join(places)
+        return f"'{name}' is not a field here; it belongs {where} (check its indentation)"
+    return f"'{name}' is not a field here; {suggest(name, sorted(FIELD_NAMES))}"
 
 
 def _dotted(path: YPath) -> str:

@@ -196,19 +196,25 @@ class PackFile(_Policy):
     fhir: FhirSpec | None = None
 
 
-FIELD_NAMES: set[str] = {
-    name
-    for model in (
-        Organisation,
-        Requesting,
-        Holding,
-        Conditions,
-        LegalBasisSpec,
-        RuleSpec,
-        AgreementSpec,
-        ExceptionSpec,
-        RestrictionSpec,
-        PackFile,
-    )
-    for name in model.model_fields
+# Where each kind of entry is written, in the words of a pack file: an unknown field that is
+# valid elsewhere is usually indented under the wrong parent, and the message says which.
+_PLACES: dict[type[_Policy], str] = {
+    Organisation: "in an organisation under `organisations:`",
+    Requesting: "under a rule's `requester:`",
+    Holding: "under a rule's `holder:`",
+    Conditions: "under a rule's `when:`",
+    LegalBasisSpec: "under a rule's `legal_basis:`",
+    RuleSpec: "in a rule under `rules:`",
+    AgreementSpec: "at the top of an agreement file",
+    ExceptionSpec: "in an exception under a restriction's `exceptions:`",
+    RestrictionSpec: "in a restriction under `restrictions:`",
+    FhirSpec: "under `fhir:`",
+    PackFile: "at the top of a shared definitions file",
 }
+
+FIELD_NAMES: set[str] = {name for model in _PLACES for name in model.model_fields}
+
+
+def places_of(name: str) -> list[str]:
+    """Where a field of this name may be written (empty when no part of a pack has it)."""
+    return [place for model, place in _PLACES.items() if name in model.model_fields]

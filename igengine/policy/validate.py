@@ -411,7 +411,18 @@ def _permit_basis_issues(
                 "article_6, article_9 and common_law",
             )
         ]
-    needed = ["common_law"] if spec.when.anonymised else ["article_6", "article_9", "common_law"]
+    if spec.when.anonymised:
+        # Anonymised data is outside the duty of confidence: the one basis to cite says so.
+        if basis.common_law is None:
+            return [
+                source.issue(
+                    here,
+                    "a permit for anonymised data must say the duty of confidence does not "
+                    "apply; add `common_law: not_confidential`",
+                )
+            ]
+        return []
+    needed = ["article_6", "article_9", "common_law"]
     return [
         source.issue(here, f"a permit must cite {name}; add `{name}:` (e.g. {_EXAMPLES[name]})")
         for name in needed

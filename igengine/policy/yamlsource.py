@@ -59,7 +59,7 @@ def load_with_lines(text: str, depth: int | None = None) -> tuple[Any, dict[Path
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlProblem(line, f"not valid YAML: {exc.problem or exc}") from None
+        raise YamlProblem(line, plain_yaml_problem(exc)) from None
     except yaml.reader.ReaderError as exc:
         raise _unreadable(text, exc) from None
     except RecursionError:
@@ -68,6 +68,63 @@ def load_with_lines(text: str, depth: int | None = None) -> tuple[Any, dict[Path
         if loader is not None:
             loader.dispose()
     return data, lines
+
+
+# What PyYAML's parsers (libyaml's words first, then the pure-Python ones) say, and the same in
+# words an IG officer can act on. Each is the usual slip behind that message in a hand-written
+# pack file; the first that matches is used.
+_PLAIN: list[tuple[str, str]] = [
+    (
+        "expected '-' indicator",
+        "this line does not line up with the list it is in: start each `- ` item of one list "
+        "in the same column",
+    ),
+    (
+        "expected key",
+        "this line does not line up with the lines above it: fields of one entry start in the "
+        "same column, and each is written `name: value`",
+    ),
+    (
+        "expected <block end>",
+        "this line does not line up with the lines above it: fields of one entry start in the "
+        "same column, and each is written `name: value`",
+    ),
+    (
+        "mapping values are not allowed",
+        "a ': ' appears where YAML cannot take one: put the text in quotes if it contains "
+        "': ', or check that `name:` starts its own line",
+    ),
+    (
+        "expected ',' or ']'",
+        "a list written in [ ] is not closed or is missing a comma: write it as [a, b, c]",
+    ),
+    (
+        "expected ',' or '}'",
+        "a mapping written in { } is not closed or is missing a comma: write it as {a: 1, b: 2}",
+    ),
+    ("tab", "a tab is used to indent: YAML indents with spaces only"),
+    (
+        "cannot start any token",
+        "a value starts with a character YAML reserves (such as a tab, @ "
+        "or `): indent with spaces, and put a value starting with @ or ` in quotes",
+    ),
+    (
+        "unexpected end of stream",
+        "a quote opened here is never closed: end the text with the same quote mark",
+    ),
+    ("undefined alias", "`*name` refers to an anchor `&name` that is not defined above it"),
+]
+
+
+def plain_yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """The parser's complaint as a sentence saying what to change, ending with its own words
+    for anyone who knows YAML."""
+    said = str(exc.problem or exc)
+    scanning = str(exc.context or "")
+    for clue, sentence in _PLAIN:
+        if clue in said or clue in scanning:
+            return f"not valid YAML: {sentence} (the YAML reader said: {said})"
+    return f"not valid YAML: the YAML reader stopped here: {said}; check the indentation and quotes"
 
 
 def _unreadable(text: str, exc: yaml.reader.ReaderError) -> YamlProblem:
