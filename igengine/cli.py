@@ -84,23 +84,49 @@ def _request_from_options(
 ) -> dict[str, Any]:
     if file is not None:
         # Parsed as strictly as the service parses a body: a repeated key is an error.
-        text = sys.stdin.read() if str(file) == "-" else file.read_bytes()
-        loaded: Any = parse_json(text)
+        loaded: Any = parse_json(_request_text(file))
         if not isinstance(loaded, dict):
             raise RequestError([("request", "expected a JSON object")])
         return loaded
-    request: dict[str, Any] = {
-        "requester": {"role": role, "organisation": org},
-        "holder": {"organisation": holder},
-        "purpose": purpose,
-        "record_type": record,
-        "subject": _subject(subject),
-    }
+    # An option not given is left out, so the request's checks say it is missing rather than
+    # that "None" is not a code.
+    request: dict[str, Any] = _given(
+        requester=_given(role=role, organisation=org),
+        holder=_given(organisation=holder),
+        purpose=purpose,
+        record_type=record,
+        subject=_subject(subject),
+    )
     if justification:
         request["justification"] = justification
     if at:
         request["at"] = at
     return request
+
+
+# The flag that gives each field of a request built from flags, for "is required" messages.
+_OPTION_OF = {
+    "requester.role": "--role",
+    "requester.organisation": "--org",
+    "holder.organisation": "--holder",
+    "purpose": "--purpose",
+    "record_type": "--record",
+}
+
+
+def _request_text(file: Path) -> str | bytes:
+    """The request file's text (`-` is standard input), or a RequestError saying why not."""
+    if str(file) == "-":
+        return sys.stdin.read()
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or "cannot be read"
+        raise RequestError([("--file", f"cannot read '{file}': {reason}")]) from None
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _subject(pairs: list[str]) -> dict[str, Any]:
@@ -163,7 +189,9 @@ def decide(
     except RequestError as exc:
         err.print("[red]The request is not valid:[/red]")
         for field, message in exc.errors:
-            err.print(f"  {escape(field)}: {escape(message)}")
+            hint = _OPTION_OF.get(field) if file is None and message == "is required" else None
+            said = f"{message}; give {hint}" if hint else message
+            err.print(f"  {escape(field)}: {escape(said)}", soft_wrap=True)
         raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(decision.to_dict(), indent=2))

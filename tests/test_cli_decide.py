@@ -82,3 +82,19 @@ def test_a_pack_obligation_prints_in_the_packs_own_words(tmp_path: Path) -> None
     result = CliRunner().invoke(app, ask(str(directory), org="COUNCIL", holder="HOSP"))
     assert result.exit_code == 0, result.output
     assert "Phone the duty manager before you send it." in result.output
+
+
+def test_a_missing_request_file_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.json"
+    result = CliRunner().invoke(app, ["decide", "--file", str(missing)])
+    assert result.exit_code == 2
+    assert f"--file: cannot read '{missing}': No such file or directory" in result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+
+
+def test_a_missing_flag_is_named_as_missing_with_the_flag_to_give() -> None:
+    without_purpose = [a for a in ASK if a not in {"--purpose", "direct_care"}]
+    result = CliRunner().invoke(app, without_purpose)
+    assert result.exit_code == 2
+    assert "purpose: is required; give --purpose" in result.output
+    assert "'None'" not in result.output
