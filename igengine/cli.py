@@ -164,7 +164,12 @@ def decide(
     record: Annotated[str | None, typer.Option(help="Record type")] = None,
     subject: Annotated[
         list[str] | None,
-        typer.Option("--subject", "-s", help="About the person, name=value (repeatable)"),
+        typer.Option(
+            "--subject",
+            "-s",
+            help="About the person, name=value (repeatable); for a yes/no fact write "
+            "true or false (yes and no mean the same)",
+        ),
     ] = None,
     care_team: Annotated[
         bool, typer.Option("--care-team", help="Shorthand for --subject relationship=care_team")
