@@ -8,7 +8,7 @@ Feature: Requests from the police
     When they ask Northgate Hospitals for the discharge summary for law enforcement
     Then sharing is not permitted
     And the reason mentions "refer the request to your Caldicott Guardian"
-    And the reason mentions "court order"
+    And the details mention "court order"
     And they must consult the Caldicott Guardian
     And the deciding rule is ntg-police/refer-to-caldicott-guardian
     # The person's explicit consent to the disclosure is a basis (UK GDPR 9(2)(a), common
@@ -40,7 +40,7 @@ Feature: Requests from the police
     When they ask Northgate City Council for the adoption record for law enforcement
     Then sharing is not permitted
     And the deciding rule is restriction:adoption-record
-    And the reason mentions "imposed by statute: Adoption Agencies Regulations 2005"
+    And the details mention "imposed by statute: Adoption Agencies Regulations 2005"
 
   Scenario: The police have no part in direct care
     Given a police officer at Northgate Constabulary

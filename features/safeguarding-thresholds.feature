@@ -117,7 +117,7 @@ Feature: Safeguarding thresholds: without consent, and over an objection
     When they ask Northgate Community Health for the sexual health record for safeguarding
     Then sharing is not permitted
     And the deciding rule is restriction:sexual-health-record
-    And the reason mentions "imposed by local policy"
+    And the details mention "imposed by local policy"
 
   # NHS England sexual health guidance; common law public interest
   Scenario: Sexual health guidance: serious harm lifts the restriction over a capacitous objection
@@ -127,7 +127,7 @@ Feature: Safeguarding thresholds: without consent, and over an objection
     When they ask Northgate Hospitals for the sexual health record for safeguarding
     Then sharing is permitted
     And rule restriction:sexual-health-record is overridden
-    And the reason mentions "by its exception 'serious-harm'"
+    And the details mention "by its exception 'serious-harm'"
     And the deciding rule is ntg-safeguarding/capable-adult-objects
 
   # Caldicott principle 4: need to know

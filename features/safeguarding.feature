@@ -10,7 +10,7 @@ Feature: Safeguarding children and adults at risk
     When they ask Riverside Medical Practice for the GP summary for safeguarding
     Then sharing is permitted
     And rule ntg-safeguarding/person-objected is overridden
-    And the reason mentions "overrides rule ntg-safeguarding/person-objected"
+    And the details mention "overrides rule ntg-safeguarding/person-objected"
     And the legal basis includes Schedule 1 Part 2 paragraph 18
     And the legal basis includes overriding public interest
     And they must record their justification

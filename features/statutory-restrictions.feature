@@ -19,7 +19,7 @@ Feature: Statutory restrictions and their exceptions
     When they ask Northgate Hospitals for the gender history for direct care
     Then sharing is permitted
     And the legal basis includes section 22(4)(b)
-    And the reason mentions "by its exception 'agreement'"
+    And the details mention "by its exception 'agreement'"
     And the deciding rule is ntg-restricted/gender-history-with-agreement
 
   # GRA 2004 s22(4)(b) and SI 2005/916: consent for a person who lacks capacity is no agreement
@@ -45,7 +45,7 @@ Feature: Statutory restrictions and their exceptions
     Given a police officer at Northgate Constabulary
     When they ask Northgate Hospitals for the gender history for law enforcement
     Then sharing is not permitted
-    And the reason mentions "imposed by statute: Gender Recognition Act 2004 section 22"
+    And the details mention "imposed by statute: Gender Recognition Act 2004 section 22"
     And the legal basis includes Gender Recognition Act 2004 section 22
     And the deciding rule is restriction:gender-history
 
@@ -147,7 +147,7 @@ Feature: Statutory restrictions and their exceptions
     And the person is 10 years old
     When they ask Northgate Hospitals for the adoption record for safeguarding
     Then sharing is not permitted
-    And the reason mentions "imposed by statute: Adoption Agencies Regulations 2005"
+    And the details mention "imposed by statute: Adoption Agencies Regulations 2005"
     And the deciding rule is restriction:adoption-record
 
   # Adoption Agencies Regulations 2005: anonymised data identifies no one
@@ -164,7 +164,7 @@ Feature: Statutory restrictions and their exceptions
     When they ask Northgate Community Health for the sexual health record for a legal obligation
     Then sharing is permitted
     And rule restriction:sexual-health-record is overridden
-    And the reason mentions "by its exception 'court-order'"
+    And the details mention "by its exception 'court-order'"
     And the deciding rule is ntg-restricted/court-order
 
   # NHS England sexual health guidance: an anonymous-access service is outside s251B
@@ -172,5 +172,5 @@ Feature: Statutory restrictions and their exceptions
     Given a consultant at Northgate Hospitals in the person's care team
     When they ask Northgate Community Health for the sexual health record for direct care
     Then sharing is not permitted
-    And the reason mentions "imposed by local policy: NHS England guidance sexual health records"
+    And the details mention "imposed by local policy: NHS England guidance sexual health records"
     And the deciding rule is restriction:sexual-health-record

@@ -214,17 +214,12 @@ def _decide_safely(
     decision_id = new_decision_id()
     now = datetime.now(UTC)
     at = request.at or now
+    what_if = at is not now and explain.is_what_if(at, now)
     try:
-        decision = _decide(snapshot, request, at, decision_id)
+        return _decide(snapshot, request, at, decision_id, what_if, consent_used)
     except Exception as exc:
         # A fail-safe deny answers for no time at all, so it is never marked a what-if.
         return _fail_safe(snapshot.pack, at, decision_id, f"{type(exc).__name__}: {exc}")
-    if consent_used is not None:
-        note = explain.consent_record_note(consent_used)
-        decision = decision.model_copy(update={"rationale": f"{decision.rationale} {note}"})
-    if at is not now and explain.is_what_if(at, now):
-        decision = explain.as_what_if(decision)
-    return decision
 
 
 def _unrecorded(pack: PolicyPack, decision: Decision, exc: Exception) -> Decision:
@@ -334,7 +329,16 @@ def _reachable(
     )
 
 
-def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: str) -> Decision:
+def _decide(
+    snapshot: _Snapshot,
+    request: Request,
+    at: datetime,
+    decision_id: str,
+    what_if: bool = False,
+    consent_used: dict[str, Any] | None = None,
+) -> Decision:
+    """The decision for `at`; `what_if` marks an answer for another time than now, and
+    `consent_used` is what a FHIR Consent record contributed (both are said in the rationale)."""
     shard = _shard(request)
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
     person = person_facts(request)
@@ -360,7 +364,9 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
     decisive = outcome.decisive
     return Decision(
         effect=outcome.effect,
-        rationale=explain.rationale(request, snapshot.pack, outcome, on, changes, defaults),
+        rationale=explain.rationale(
+            request, snapshot.pack, outcome, on, changes, what_if=what_if, consent=consent_used
+        ),
         legal_basis=explain.legal_basis(outcome),
         obligations=explain.obligations(outcome),
         rules=[
@@ -377,13 +383,14 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
         at=at,
         assumed=defaults,
         not_in_force=[snapshot.agreements[a.id] for a in outcome.not_in_force],
+        what_if=what_if,
     )
 
 
 def _fail_safe(pack: PolicyPack, at: datetime, decision_id: str, error: str) -> Decision:
     return Decision(
         effect=Effect.DENY,
-        rationale=explain.fail_safe_rationale(error),
+        rationale=explain.fail_safe_rationale(),
         legal_basis=[],
         obligations=[],
         rules=[],

@@ -7,13 +7,14 @@ changes that would permit the request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from typing import Any
 
 from igengine.combine import Outcome
-from igengine.decision import Decision
+from igengine.decision import AgreementRef, Decision
 from igengine.legal import CALDICOTT, COMMON_LAW, UK_GDPR, LegalBasis
 from igengine.policy.model import AgreementSpec, RestrictionSpec
 from igengine.policy.pack import PolicyPack, Rule
@@ -168,40 +169,79 @@ def rationale(
     outcome: Outcome,
     on: date,
     changes: list[Change],
-    defaults: list[str],
+    *,
+    what_if: bool = False,
+    consent: dict[str, Any] | None = None,
 ) -> str:
-    asked = _asked(request, pack)
-    decisive = outcome.decisive
-    if decisive is None:
-        text = (
-            f"Not permitted: no data-sharing agreement covers {asked}; ask your IG lead or "
-            "Caldicott Guardian."
+    """At most three sentences a nurse can act on: what is decided, the reason in the deciding
+    rule's own words (its `because`), and the one thing to do. Rule ids, agreement titles,
+    statutes and assumptions are left to `details`; the contract's exception is an agreement
+    not in force, which is named because it would have applied."""
+    decided = _decided(request, pack, outcome, consent)
+    if what_if:
+        # An answer for another time permits nothing now: say so before anything else.
+        effect, _, rest = decided.partition(": ")
+        decided = f"What-if answer for {on.isoformat()}, not for now (do not act on it): "
+        decided += f"{effect.lower()}, {rest}"
+    reason, instruction = _reason(outcome, on)
+    todo = instruction or _todo(pack, outcome, changes)
+    return " ".join(part for part in (decided, reason, todo) if part)
+
+
+def details(decision: Decision, pack: PolicyPack) -> list[str]:
+    """The trace behind a decision, one sentence each, for the page's details part and
+    `igengine explain`: the deciding rule and where it is written, what it overrode or lost
+    to, the rule's reason in full, the legal basis, agreements not in force, what was assumed
+    and any error. Rules the pack no longer has (a decision read back after a reload) are
+    named by id and source alone."""
+    rules = pack.rules_by_id
+    lines = [_rule_line(ref.id, ref.source, ref.role, rules.get(ref.id)) for ref in decision.rules]
+    decisive = next((rules.get(r.id) for r in decision.rules if r.role is RuleRole.DECISIVE), None)
+    if decisive is not None:
+        beaten = [rules.get(r.id) for r in decision.rules if r.role is RuleRole.OVERRIDDEN]
+        lines += _overriding_lines(decisive, [rule for rule in beaten if rule])
+        if _sentence(decisive.spec.because) not in decision.rationale:
+            lines.append(f"The rule's reason in full: {_sentence(decisive.spec.because)}")
+    if decision.legal_basis:
+        kind = "Legal basis" if decision.permitted else "Grounds for refusing"
+        lines.append(f"{kind}: {_basis_words(decision.legal_basis)}.")
+    on = decision.at.date()
+    lines += [_not_in_force(a, on) for a in decision.not_in_force]
+    if decision.assumed:
+        lines.append(
+            "Assumed because the request did not say: " + "; ".join(decision.assumed) + "."
         )
-        text += "".join(_not_in_force(a, on) for a in outcome.not_in_force)
-    elif outcome.effect is Effect.PERMIT:
-        text = (
-            f"Permitted: {asked} is allowed. {_sentence(decisive.spec.because)} "
-            f"Agreement: {decisive.agreement.title} (rule {decisive.id}). "
-            f"Basis: {_basis_words(b for b in decisive.legal_basis if b.framework in _CORE)}."
-        )
-        for deny in outcome.with_role(RuleRole.OVERRIDDEN):
-            text += _overridden_words(decisive, deny)
-    else:
-        text = (
-            f"Not permitted: {asked} is not allowed. {_sentence(decisive.spec.because)} "
-            f"({_deny_source(decisive)})."
-        )
-        basis = _basis_words(decisive.legal_basis)
-        if basis:
-            text += f" Grounds: {basis}."
-        for permit in outcome.with_role(RuleRole.OVERRIDDEN):
-            text += f" Rule {permit.id} would otherwise allow it but does not override this."
-    if changes:
-        text += " It would be permitted if " + " or ".join(_change_words(c) for c in changes)
-        text += "."
-    if defaults:
-        text += " Assumed because the request did not say: " + "; ".join(defaults) + "."
-    return text
+    if decision.error:
+        lines.append(f"Error: {decision.error}")
+    return lines
+
+
+def _rule_line(rule_id: str, source: str, role: RuleRole, rule: Rule | None) -> str:
+    if rule is None:
+        return f"Rule {rule_id} ({role}) at {source}."
+    if rule.restriction is not None:
+        return f"{_ROLE_WORDS[role]} {_restriction_words(rule, rule.restriction)} (at {source})."
+    return (
+        f"{_ROLE_WORDS[role]} rule {rule.id} ({rule.effect}) of the agreement "
+        f"'{rule.agreement.title}', at {source}."
+    )
+
+
+_ROLE_WORDS = {
+    RuleRole.DECISIVE: "Decided by",
+    RuleRole.OVERRIDDEN: "Overridden:",
+    RuleRole.INFORMATIVE: "Also matched:",
+}
+
+
+def _overriding_lines(decisive: Rule, beaten: list[Rule]) -> list[str]:
+    """How the deciding rule stood to the rules it beat (or, for a deny, that lost to it)."""
+    if decisive.effect is Effect.PERMIT:
+        return [_overridden_words(decisive, deny) for deny in beaten]
+    return [
+        f"Rule {permit.id} would otherwise allow it but does not override this."
+        for permit in beaten
+    ]
 
 
 # How far `at` may be from the server's clock and still be an answer for now (clocks differ).
@@ -214,31 +254,18 @@ def is_what_if(at: datetime, now: datetime) -> bool:
     return abs(at - now) > WHAT_IF_TOLERANCE or at.date() != now.astimezone(at.tzinfo).date()
 
 
-def as_what_if(decision: Decision) -> Decision:
-    """The decision marked as a what-if answer, its rationale saying so first."""
-    when = decision.at.date().isoformat()
-    lead = (
-        f"What-if answer for {when} (the time the request gave), not for now: do not share "
-        "on the strength of it; ask without a time for an answer you can act on. "
-    )
-    return decision.model_copy(update={"what_if": True, "rationale": lead + decision.rationale})
-
-
 def _overridden_words(permit: Rule, deny: Rule) -> str:
     restriction = deny.restriction
     if restriction is None:
-        return f" This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
+        return f"This overrides rule {deny.id}: {_sentence(deny.spec.because)}"
     exceptions = ", ".join(f"'{exception}'" for _, exception, _ in _lifted(permit, deny))
     return (
-        f" It lifts the restriction on {restriction.title.lower()} "
+        f"It lifts the restriction on {restriction.title.lower()} "
         f"({_imposed(restriction, deny)}, {deny.id}) by its exception {exceptions}."
     )
 
 
-def _deny_source(rule: Rule) -> str:
-    restriction = rule.restriction
-    if restriction is None:
-        return f"rule {rule.id}, {rule.agreement.title}"
+def _restriction_words(rule: Rule, restriction: RestrictionSpec) -> str:
     return (
         f"{rule.id}: {restriction.title}, {_imposed(restriction, rule)}; only its own named "
         "exceptions lift it"
@@ -255,7 +282,8 @@ def _imposed(restriction: RestrictionSpec, rule: Rule) -> str:
 
 
 def consent_record_note(facts: dict[str, Any]) -> str:
-    """What the person's FHIR Consent record contributed, for the end of the rationale."""
+    """What the person's FHIR Consent record contributed, one sentence (the rationale puts it
+    in brackets after what is decided)."""
     said = []
     if facts.get("consent") == "refused":
         said.append("an objection to sharing for this purpose")
@@ -267,35 +295,93 @@ def consent_record_note(facts: dict[str, Any]) -> str:
     return f"The person's FHIR Consent record was used: it records {found}."
 
 
-def fail_safe_rationale(error: str) -> str:
+def fail_safe_rationale() -> str:
+    """Two sentences; what went wrong is the decision's `error` (and its details)."""
     return (
         "Fail-safe deny: igengine could not reach a decision, so the answer is deny. Do not "
-        "share on the strength of this answer; ask your IG lead or Caldicott Guardian. "
-        f"(Error: {error})"
+        "share on the strength of this answer; ask your IG lead or Caldicott Guardian."
     )
 
 
-def _asked(request: Request, pack: PolicyPack) -> str:
+def _decided(
+    request: Request, pack: PolicyPack, outcome: Outcome, consent: dict[str, Any] | None
+) -> str:
+    """The first sentence: what is decided, worded for whoever would share the record."""
+    if outcome.decisive is None:
+        text = f"Not permitted: no data-sharing agreement covers {_sharing(request, pack)}"
+        # The contract's words for this deny: it says where to turn in the same sentence.
+        tail = "; ask your IG lead or Caldicott Guardian"
+    elif outcome.effect is Effect.PERMIT:
+        text, tail = f"Permitted: {_may(request, pack)}", ""
+    else:
+        text, tail = f"Not permitted: {_may(request, pack, negated=True)}", ""
+    if consent is not None:
+        text += f" ({_uncapitalised(consent_record_note(consent)).rstrip('.')})"
+    return f"{text}{tail}."
+
+
+def _reason(outcome: Outcome, on: date) -> tuple[str, str]:
+    """The reason, and the instruction that follows it, in the deciding rule's own words: its
+    `because` split after the first sentence (`details` has it whole when it is longer)."""
+    decisive = outcome.decisive
+    if decisive is None:
+        return " ".join(_not_in_force(a, on, by_id=False) for a in outcome.not_in_force), ""
+    said = _sentences(decisive.spec.because)
+    return said[0], (said[1] if len(said) > 1 else "")
+
+
+def _todo(pack: PolicyPack, outcome: Outcome, changes: list[Change]) -> str:
+    """The one thing to do, when the rule's own words give none."""
+    if changes:
+        return "It would be permitted if " + " or ".join(_change_words(c) for c in changes) + "."
+    decisive = outcome.decisive
+    if decisive is None:
+        return ""
+    if outcome.effect is Effect.PERMIT:
+        codes = decisive.spec.obligations
+        return pack.obligations.get(codes[0], "") if codes else "Share only what is needed."
+    return "If you believe it should be shared, ask your IG lead or Caldicott Guardian first."
+
+
+def _sharing(request: Request, pack: PolicyPack) -> str:
+    """'Royal Northgate Hospital sharing the capacity assessment with a social worker at
+    Northgate City Council for direct care'."""
+    holder = pack.organisations[request.holder.organisation].name
+    return (
+        f"{holder} sharing the {request.record_type.label} with {_who(request, pack)} for "
+        f"{request.purpose.label}"
+    )
+
+
+def _may(request: Request, pack: PolicyPack, *, negated: bool = False) -> str:
+    holder = pack.organisations[request.holder.organisation].name
+    verb = "may not" if negated else "may"
+    return (
+        f"{holder} {verb} share the {request.record_type.label} with {_who(request, pack)} "
+        f"for {request.purpose.label}"
+    )
+
+
+def _who(request: Request, pack: PolicyPack) -> str:
     requester = pack.organisations[request.requester.organisation]
-    holder = pack.organisations[request.holder.organisation]
     role = request.requester.role.label
     article = "an" if role[0].lower() in "aeiou" else "a"
-    return (
-        f"{article} {role} at {requester.name} receiving the "
-        f"{request.record_type.label} held by {holder.name} for {request.purpose.label}"
-    )
+    return f"{article} {role} at {requester.name}"
 
 
-def _not_in_force(agreement: AgreementSpec, on: date) -> str:
+def _uncapitalised(text: str) -> str:
+    # "The person's ..." reads on inside a bracket as "the person's ..."; an acronym stays.
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _not_in_force(agreement: AgreementRef | AgreementSpec, on: date, *, by_id: bool = True) -> str:
     when = (
         "ended on " + str(agreement.end_date)
         if on > agreement.end_date
         else ("does not start until " + str(agreement.start_date))
     )
-    return (
-        f" The agreement '{agreement.title}' ({agreement.id}) would have applied, but it "
-        f"{when} and was not in force on {on}."
-    )
+    named = f"'{agreement.title}' ({agreement.id})" if by_id else f"'{agreement.title}'"
+    return f"The agreement {named} would have applied, but it {when} and was not in force on {on}."
 
 
 _CORE = {UK_GDPR, COMMON_LAW}
@@ -319,6 +405,14 @@ def _change_words(change: Change) -> str:
     for name, value in change.items():
         words += [text for v, text in _SUGGESTIONS[name] if v == value]
     return " and ".join(words)
+
+
+# A sentence ends at . ! or ? followed by a space and a capital (or an opening bracket).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+
+
+def _sentences(text: str) -> list[str]:
+    return [_sentence(part) for part in _SENTENCE_END.split(text.strip()) if part]
 
 
 def _sentence(text: str) -> str:

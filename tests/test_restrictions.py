@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from igengine import Engine, PolicyError
 from igengine.cli import app
+from igengine.explain import details
 
 ROOT = Path(__file__).resolve().parent.parent
 ON = "2026-06-01T12:00:00Z"
@@ -115,11 +116,12 @@ def test_a_new_organisation_and_a_permit_without_records_never_open_gender_histo
 
 def test_the_deny_names_the_restriction_and_its_statute(tmp_path: Path) -> None:
     directory = _with_restriction(tmp_path, packs.agreement([packs.permit("any-record")]))
-    decision = Engine.from_directory(directory).decide(_gender_history())
+    engine = Engine.from_directory(directory)
+    decision = engine.decide(_gender_history())
     assert decision.effect == "deny"
     assert decision.agreement is None
     assert "Gender history, imposed by statute: Gender Recognition Act 2004 section 22" in (
-        decision.rationale
+        " ".join(details(decision, engine.pack))
     )
     assert [b.provision for b in decision.legal_basis] == ["section 22"]
 
@@ -142,7 +144,7 @@ def test_a_permit_lifts_a_restriction_by_its_exception_and_cites_it(tmp_path: Pa
         ("restriction:gender-history", "overridden"),
     ]
     assert "section 22(4)(b)" in {b.provision for b in decision.legal_basis}
-    assert "by its exception 'agreement'" in decision.rationale
+    assert "by its exception 'agreement'" in " ".join(details(decision, engine.pack))
     refused = engine.decide(_gender_history())
     assert refused.effect == "deny"
     assert refused.would_permit_if == [{"subject.consent": "explicit"}]

@@ -68,3 +68,8 @@ class PolicyPack:
     warnings: tuple[PolicyIssue, ...] = ()
     # How FHIR Consent records map to this pack (a `fhir:` section), if the pack says.
     fhir: FhirSpec | None = None
+
+    @cached_property
+    def rules_by_id(self) -> dict[str, Rule]:
+        """Every rule (restrictions' own deny rules too) by its qualified id."""
+        return {rule.id: rule for rule in self.rules}

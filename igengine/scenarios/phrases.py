@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from igengine import explain
 from igengine.decision import Decision
 from igengine.engine import Engine
 from igengine.request import RequestError
@@ -492,6 +493,19 @@ def _rationale(world: World, groups: dict[str, str], _: Table | None) -> None:
         raise CheckFailed(
             f"expected the reason to mention '{groups['text']}'; it says: {rationale}"
         )
+
+
+@phrase(
+    StepKind.THEN,
+    pattern=r"the details (?:mention|say) \"(?P<text>[^\"]+)\"",
+    example='the details mention "imposed by statute"',
+)
+def _details_mention(world: World, groups: dict[str, str], _: Table | None) -> None:
+    # The trace behind the answer (rule ids, statutes, exceptions), as `igengine explain`
+    # and the page's details part show it.
+    said = " ".join(explain.details(world.decision(), world.engine.pack))
+    if normalise(groups["text"]) not in normalise(said):
+        raise CheckFailed(f"expected the details to mention '{groups['text']}'; they say: {said}")
 
 
 @phrase(
