@@ -19,8 +19,10 @@ from igengine.audit.cli import audit_app
 from igengine.changecli import diff_command, lint_command, pack_app, replay_command
 from igengine.decision import Decision
 from igengine.engine import Engine
+from igengine.explain import details
 from igengine.packsign import PackSignatureError
 from igengine.policy.errors import PolicyError
+from igengine.policy.pack import PolicyPack
 from igengine.policy.validate import load_pack
 from igengine.request import RequestError, parse_json
 from igengine.vocabulary import Effect
@@ -157,11 +159,17 @@ def decide(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Request JSON file, or - for stdin.")
     ] = None,
-    role: Annotated[str | None, typer.Option(help="Requester's role, e.g. social_worker")] = None,
-    org: Annotated[str | None, typer.Option(help="Requester's organisation code")] = None,
-    holder: Annotated[str | None, typer.Option(help="Record holder's organisation code")] = None,
-    purpose: Annotated[str | None, typer.Option(help="Purpose, e.g. direct_care")] = None,
-    record: Annotated[str | None, typer.Option(help="Record type")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="Role of whoever asks for the record, e.g. social_worker")
+    ] = None,
+    org: Annotated[
+        str | None, typer.Option(help="Organisation code of whoever asks for the record")
+    ] = None,
+    holder: Annotated[
+        str | None, typer.Option(help="Organisation code of whoever holds (and would share) it")
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="Why they need it, e.g. direct_care")] = None,
+    record: Annotated[str | None, typer.Option(help="Record type they ask for")] = None,
     subject: Annotated[
         list[str] | None,
         typer.Option(
@@ -177,7 +185,14 @@ def decide(
     justification: Annotated[str | None, typer.Option(help="Break-glass justification")] = None,
     at: Annotated[str | None, typer.Option(help="ISO-8601 time of the sharing")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the contract's JSON")] = False,
-    detail: Annotated[bool, typer.Option("--detail", help="Show every matched rule")] = False,
+    detail: Annotated[
+        bool,
+        typer.Option(
+            "--detail",
+            help="Also show the details: every matched rule and where it is written, the "
+            "rule's reason in full, the law, what was assumed",
+        ),
+    ] = False,
 ) -> None:
     """Decide one request, from flags or a JSON file; a readable answer, or JSON with --json."""
     pairs = [*(subject or []), *(["relationship=care_team"] if care_team else [])]
@@ -201,7 +216,7 @@ def decide(
     if as_json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:
-        show(decision, engine.pack.obligations, detail=detail or False)
+        show(decision, engine.pack, detail=detail or False)
 
 
 @app.command()
@@ -211,13 +226,15 @@ def explain(
         Path, typer.Option("--file", "-f", help="Request JSON file, or - for stdin.")
     ] = Path("-"),
 ) -> None:
-    """Like decide, with every matched rule, its role and its file:line shown."""
+    """Like decide, with the details shown: every matched rule, its role and its file:line,
+    the deciding rule's reason in full, the law, what was assumed."""
     decide(policies=policies, file=file, subject=None, as_json=False, detail=True)
 
 
-def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> None:
-    """Print a decision the way a nurse reads it; `obligations` holds the pack's words for
-    each obligation code (its own codes as well as the built-in ones)."""
+def show(decision: Decision, pack: PolicyPack, *, detail: bool) -> None:
+    """Print a decision the way a nurse reads it, for whoever would share the record; the
+    pack gives the words for each obligation code and, with `detail`, the trace."""
+    obligations = pack.obligations
     if decision.what_if:
         # An answer for another time (--at) permits nothing now, whatever its effect.
         effect = "PERMITTED" if decision.effect is Effect.PERMIT else "NOT PERMITTED"
@@ -228,8 +245,10 @@ def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> No
     else:
         out.print("[bold red]NOT PERMITTED[/bold red]: do not share this.")
     out.print(escape(decision.rationale))
-    if decision.legal_basis:
-        out.print("\n[bold]Legal basis[/bold]")
+    if decision.legal_basis and not detail:  # the details cite it, with the rules
+        # On a deny the cited provisions are the grounds for refusing, not a basis to share.
+        title = "Legal basis" if decision.permitted else "Grounds for refusing"
+        out.print(f"\n[bold]{title}[/bold]")
         for basis in decision.legal_basis:
             summary = f" ({basis.summary})" if basis.summary else ""
             out.print(f"  • {escape(basis.framework)} {escape(basis.provision)}{escape(summary)}")
@@ -241,10 +260,10 @@ def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> No
         out.print("\n[bold]It would be permitted if[/bold]")
         for change in decision.would_permit_if:
             out.print("  • " + escape(", ".join(f"{k} = {v}" for k, v in change.items())))
-    if detail and decision.rules:
-        out.print("\n[bold]Rules that matched[/bold]")
-        for rule in decision.rules:
-            out.print(f"  • {rule.id} ({rule.effect}, {rule.role}) at {escape(rule.source)}")
+    if detail:
+        out.print("\n[bold]Details[/bold]")
+        for line in details(decision, pack):
+            out.print(f"  • {escape(line)}")
     out.print(f"\n[dim]policy {decision.policy_version} · decision {decision.decision_id}[/dim]")
 
 

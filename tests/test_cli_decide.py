@@ -98,3 +98,17 @@ def test_a_missing_flag_is_named_as_missing_with_the_flag_to_give() -> None:
     assert result.exit_code == 2
     assert "purpose: is required; give --purpose" in result.output
     assert "'None'" not in result.output
+
+
+def test_the_answer_is_short_and_the_details_hold_the_rules_and_assumptions() -> None:
+    plain = CliRunner().invoke(app, [*ASK, "-s", "objection=true"])
+    detailed = CliRunner().invoke(app, [*ASK, "-s", "objection=true", "--detail"])
+    assert plain.exit_code == 0 and detailed.exit_code == 0, detailed.output
+    said, traced = " ".join(plain.output.split()), " ".join(detailed.output.split())
+    # The nurse's answer names no rule and lists no assumption; the details do both.
+    assert "ntg-int-care/" not in said and "Assumed because" not in said
+    assert "Decided by rule ntg-int-care/not-in-care-team (deny)" in traced
+    assert "policies/agreements/integrated-care.yaml:" in traced
+    assert "Assumed because the request did not say: the requester is not in" in traced
+    # On a deny the provisions cited are the grounds for refusing it.
+    assert "Grounds for refusing" in said and "Legal basis" not in said
