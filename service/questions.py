@@ -42,13 +42,15 @@ def organisation_choices(pack: PolicyPack) -> tuple[Choice, ...]:
 
 
 def asking(pack: PolicyPack) -> tuple[Question, ...]:
-    """Who asks, for what, from whom: dropdowns filled from the loaded pack's vocabulary."""
+    """Who asks, for what, from whom: dropdowns filled from the loaded pack's vocabulary.
+    The page speaks to whoever holds the record and has been asked for it ("their role",
+    "why they need it"), as its answer does ("Yes, you may share this")."""
     organisations = organisation_choices(pack)
     return (
         Question(
             "role",
             "requester.role",
-            "My role",
+            "Their role",
             "select",
             tuple(Choice(r.value, _capitalised(r.label)) for r in Role),
             required=True,
@@ -56,7 +58,7 @@ def asking(pack: PolicyPack) -> tuple[Question, ...]:
         Question(
             "organisation",
             "requester.organisation",
-            "My organisation",
+            "Their organisation",
             "select",
             organisations,
             required=True,
@@ -67,12 +69,13 @@ def asking(pack: PolicyPack) -> tuple[Question, ...]:
             "Who holds the record",
             "select",
             organisations,
+            hint="Your organisation, if the record is yours to share.",
             required=True,
         ),
         Question(
             "record_type",
             "record_type",
-            "What record",
+            "What record they ask for",
             "select",
             tuple(Choice(r.value, _capitalised(r.label)) for r in RecordType),
             required=True,
@@ -80,7 +83,7 @@ def asking(pack: PolicyPack) -> tuple[Question, ...]:
         Question(
             "purpose",
             "purpose",
-            "Why I need it",
+            "Why they need it",
             "select",
             tuple(Choice(p.value, _capitalised(p.label)) for p in Purpose),
             required=True,
@@ -92,7 +95,7 @@ PERSON: tuple[Question, ...] = (
     Question(
         "relationship",
         "subject.relationship",
-        "Are you part of this person's care team?",
+        "Is whoever is asking part of this person's care team?",
         "radio",
         (Choice("care_team", "Yes"), Choice("none", "No")),
         required=True,
@@ -176,9 +179,9 @@ PLANNING: tuple[Question, ...] = (
 JUSTIFICATION = Question(
     "justification",
     "justification",
-    "Justification",
+    "Their justification",
     "text",
-    hint="Required for emergency care (break glass): why you need this now.",
+    hint="Required for emergency care (break glass): why they need this now.",
 )
 
 
@@ -220,14 +223,14 @@ def question_for(field: str, pack: PolicyPack) -> Question | None:
 
 def change_words(change: Mapping[str, Any], pack: PolicyPack) -> str:
     """A suggested change as answers to the page's questions, e.g.
-    'you answer “Are you part of this person's care team?” with “Yes”'."""
+    'you can answer “Is whoever is asking part of this person's care team?” with “Yes”'."""
     parts = []
     for field, value in change.items():
         question = question_for(field, pack)
         if question is None:
             parts.append(f"{field} is {value}")
         elif question.kind == "text":
-            parts.append(f"you give a {question.label.lower()}")
+            parts.append(f"you record {question.label.lower()}")
         else:
             parts.append(f"you can answer “{question.label}” with “{_answer(question, value)}”")
     return " and ".join(parts)

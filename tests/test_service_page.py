@@ -114,7 +114,7 @@ def test_a_deny_says_what_would_make_it_permissible(client: TestClient) -> None:
     answer = _answer(client.post("/", data=form).text)
     assert "No, do not share this" in answer
     assert "What would make it permissible" in answer
-    assert "“Are you part of this person's care team?” with “Yes”" in answer
+    assert "“Is whoever is asking part of this person's care team?” with “Yes”" in answer
 
 
 def test_unanswered_and_bad_answers_are_listed_together(client: TestClient) -> None:
@@ -124,7 +124,7 @@ def test_unanswered_and_bad_answers_are_listed_together(client: TestClient) -> N
     assert response.status_code == 422
     text = _text(response.text)
     assert "There is a problem" in text
-    assert "Are you part of this person's care team?: answer this question" in text
+    assert "Is whoever is asking part of this person's care team?: answer this question" in text
     assert "age in years" in text
     assert 'href="#q-relationship-0"' in response.text
     assert 'value="eighty"' in response.text  # answers are kept
@@ -151,3 +151,49 @@ def test_the_stylesheet_is_served_locally(client: TestClient) -> None:
     response = client.get("/static/page.css")
     assert response.status_code == 200
     assert ":focus-visible" in response.text
+
+
+def test_the_form_and_the_answer_speak_to_whoever_holds_the_record(client: TestClient) -> None:
+    html = client.get("/").text
+    for label in ("Their role", "Their organisation", "What record they ask for"):
+        assert f">{label}</label>" in html
+    assert ">Why they need it</label>" in html
+    assert "My role" not in html and "Why I need it" not in html
+    answer = _answer(client.post("/", data={**CAPACITY_FORM, "csrf": _csrf(client)}).text)
+    assert "Yes, you may share this" in answer
+    assert "Northgate Hospitals NHS Foundation Trust may share the capacity assessment" in answer
+
+
+def test_each_missing_answer_is_listed_once_in_words(client: TestClient) -> None:
+    response = client.post("/", data={"csrf": _csrf(client)})
+    assert response.status_code == 422
+    summary = re.search(r'<div class="error-summary".*?</div>', response.text, re.S)
+    assert summary
+    items = re.findall(r'<li><a href="#([^"]+)">([^<]+)</a></li>', summary.group(0))
+    required = ["role", "organisation", "holder", "record_type", "purpose", "relationship"]
+    assert [target for target, _ in items] == [
+        f"q-{name}-0" if name == "relationship" else f"q-{name}" for name in required
+    ]
+    said = " ".join(unescape(text) for _, text in items)
+    assert said.count("Who holds the record") == 1 and said.count("Their role") == 1
+    # Never a field name of the request or the engine's own wording for one.
+    for leaked in ("holder", "requester", "record_type", "is required"):
+        assert leaked not in said
+
+
+def test_the_answer_keeps_the_rules_and_the_law_in_a_closed_details_part(
+    client: TestClient,
+) -> None:
+    form = {**CAPACITY_FORM, "objection": "yes", "csrf": _csrf(client)}
+    html = client.post("/", data=form).text
+    section = re.search(r'<section id="answer".*?</section>', html, re.S)
+    assert section
+    why = re.search(r"<h3>Why</h3>\s*<p>(.*?)</p>", section.group(0), re.S)
+    trace = re.search(r"<details class=\"trace\">(.*?)</details>", section.group(0), re.S)
+    assert why and trace
+    assert "ntg-int-care/" not in why.group(1) and "ntg-int-care/person-objected" in trace.group(1)
+    assert "integrated-care.yaml:" in trace.group(1) and "The grounds" in trace.group(1)
+    # A deny shares nothing: its reference is for asking about it, not for keeping.
+    text = _text(section.group(0))
+    assert "keep this if you share" not in text
+    assert "quote it if you ask your IG lead or Caldicott Guardian about this answer" in text
