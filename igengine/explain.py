@@ -219,10 +219,13 @@ def details(decision: Decision, pack: PolicyPack) -> list[str]:
 def _rule_line(rule_id: str, source: str, role: RuleRole, rule: Rule | None) -> str:
     if rule is None:
         return f"Rule {rule_id} ({role}) at {source}."
+    words = _ROLE_WORDS[role]
+    if role is RuleRole.OVERRIDDEN and rule.effect is Effect.PERMIT:
+        words = "Would otherwise allow it, but does not override the deny:"
     if rule.restriction is not None:
-        return f"{_ROLE_WORDS[role]} {_restriction_words(rule, rule.restriction)} (at {source})."
+        return f"{words} {_restriction_words(rule, rule.restriction)} (at {source})."
     return (
-        f"{_ROLE_WORDS[role]} rule {rule.id} ({rule.effect}) of the agreement "
+        f"{words} rule {rule.id} ({rule.effect}) of the agreement "
         f"'{rule.agreement.title}', at {source}."
     )
 
@@ -235,13 +238,11 @@ _ROLE_WORDS = {
 
 
 def _overriding_lines(decisive: Rule, beaten: list[Rule]) -> list[str]:
-    """How the deciding rule stood to the rules it beat (or, for a deny, that lost to it)."""
+    """How a deciding permit beat the denies it overrode (a permit a deny beat is named as
+    such in its own line)."""
     if decisive.effect is Effect.PERMIT:
         return [_overridden_words(decisive, deny) for deny in beaten]
-    return [
-        f"Rule {permit.id} would otherwise allow it but does not override this."
-        for permit in beaten
-    ]
+    return []
 
 
 # How far `at` may be from the server's clock and still be an answer for now (clocks differ).

@@ -24,7 +24,7 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
         allow_module_level=True,
     )
 
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +60,25 @@ def _choose(page: Page, question: str, answer: str) -> None:
     page.get_by_role("group", name=question).get_by_label(answer, exact=True).check()
 
 
+TEAM = "Is whoever is asking part of this person's care team?"
+
+
+def _ask_for_the_capacity_assessment(page: Page) -> None:
+    """A social worker has asked the hospital for a capacity assessment, for direct care."""
+    page.get_by_label("Their role").select_option("social_worker")
+    page.get_by_label("Their organisation").select_option("NGCC")
+    page.get_by_label("Who holds the record").select_option("RNG")
+    page.get_by_label("What record they ask for").select_option("capacity_assessment")
+    page.get_by_label("Why they need it").select_option("direct_care")
+    _choose(page, TEAM, "Yes")
+
+
 def test_a_nurse_asks_for_a_capacity_assessment_and_reads_the_answer(
     browser: Browser, base_url: str
 ) -> None:
     page = browser.new_page(viewport={"width": 1000, "height": 900})
     _sign_in(page, base_url)
-    page.get_by_label("My role").select_option("social_worker")
-    page.get_by_label("My organisation").select_option("NGCC")
-    page.get_by_label("Who holds the record").select_option("RNG")
-    page.get_by_label("What record").select_option("capacity_assessment")
-    page.get_by_label("Why I need it").select_option("direct_care")
-    _choose(page, "Are you part of this person's care team?", "Yes")
+    _ask_for_the_capacity_assessment(page)
     _choose(page, "Does the person lack capacity to decide about this sharing?",
             "Yes, assessed as lacking capacity")  # fmt: skip
     page.get_by_label("The person's age in years").fill("82")
@@ -83,15 +91,88 @@ def test_a_nurse_asks_for_a_capacity_assessment_and_reads_the_answer(
     expect(answer).to_contain_text("UK GDPR, Article 9(2)(h)")
     expect(answer).to_contain_text("Share only the minimum information needed")
     # The answers stay filled in, so the nurse can change one and ask again.
-    expect(page.get_by_label("My organisation")).to_have_value("NGCC")
+    expect(page.get_by_label("Their organisation")).to_have_value("NGCC")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "page-capacity-assessment.png"), full_page=True)
 
-    _choose(page, "Are you part of this person's care team?", "No")
+    _choose(page, TEAM, "No")
     page.get_by_role("button", name="Can I share this?").click()
     expect(answer.get_by_role("heading", level=2)).to_have_text("✗ No, do not share this")
     expect(answer).to_contain_text("What would make it permissible")
     page.screenshot(path=str(ARTIFACTS / "page-capacity-assessment-deny.png"), full_page=True)
+
+
+def test_the_answer_reads_in_three_sentences_with_the_details_behind_it(
+    browser: Browser, base_url: str
+) -> None:
+    """The reworded answers, permit and deny, each with its details part closed and open;
+    the screenshots are saved to test-artifacts/answer-*.png to be looked at."""
+    page = browser.new_page(viewport={"width": 900, "height": 900})
+    _sign_in(page, base_url)
+    _ask_for_the_capacity_assessment(page)
+    page.get_by_role("button", name="Can I share this?").click()
+    answer = page.locator("#answer")
+    expect(answer.get_by_role("heading", level=2)).to_have_text("✓ Yes, you may share this")
+    why = answer.locator("h3:text-is('Why') + p")
+    expect(why).to_contain_text(
+        "Permitted: Northgate Hospitals NHS Foundation Trust may share the capacity assessment "
+        "with a social worker at Northgate City Council"
+    )
+    details = answer.locator("details")
+    rule = answer.get_by_text("ntg-int-care/capacity-assessment-direct-care", exact=False)
+    # Closed at first: the rule ids and the law are there for whoever opens them.
+    expect(rule).to_be_hidden()
+    expect(answer.get_by_text("Mental Capacity Act 2005", exact=False)).to_be_hidden()
+    _screens(page, answer, "answer-permit")
+    details.locator("summary").click()
+    expect(rule).to_be_visible()
+    expect(answer.get_by_text("Mental Capacity Act 2005", exact=False)).to_be_visible()
+    _screens(page, answer, "answer-permit-details")
+
+    _choose(page, "Has the person objected to this information being shared?", "Yes")
+    page.get_by_role("button", name="Can I share this?").click()
+    expect(answer.get_by_role("heading", level=2)).to_have_text("✗ No, do not share this")
+    expect(why).to_contain_text("The person has objected to this sharing")
+    expect(answer.locator(".reference")).to_contain_text(
+        "quote it if you ask your IG lead or Caldicott Guardian about this answer"
+    )
+    expect(answer).not_to_contain_text("keep this if you share")
+    _screens(page, answer, "answer-deny")
+    details.locator("summary").click()
+    expect(answer.get_by_text("ntg-int-care/person-objected", exact=False).first).to_be_visible()
+    _screens(page, answer, "answer-deny-details")
+
+
+def _screens(page: Page, answer: Locator, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    answer.scroll_into_view_if_needed()
+    answer.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_each_missing_answer_is_listed_once_with_a_link_to_its_question(
+    browser: Browser, base_url: str
+) -> None:
+    page = browser.new_page()
+    _sign_in(page, base_url)
+    page.get_by_label("Their role").select_option("social_worker")
+    page.get_by_role("button", name="Can I share this?").click()
+    summary = page.locator(".error-summary")
+    expect(summary.get_by_role("heading", name="There is a problem")).to_be_visible()
+    links = summary.get_by_role("link")
+    expect(links).to_have_text(
+        [
+            "Their organisation: answer this question",
+            "Who holds the record: answer this question",
+            "What record they ask for: answer this question",
+            "Why they need it: answer this question",
+            f"{TEAM}: answer this question",
+        ]
+    )
+    expect(summary).not_to_contain_text("is required")
+    links.filter(has_text="Who holds the record").click()
+    expect(page.get_by_label("Who holds the record")).to_be_focused()
+    links.filter(has_text=TEAM).click()
+    expect(page.get_by_role("group", name=TEAM).get_by_label("Yes", exact=True)).to_be_focused()
 
 
 def test_the_form_works_from_the_keyboard_with_a_visible_focus(
