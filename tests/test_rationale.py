@@ -175,3 +175,21 @@ def test_a_fail_safe_deny_says_what_happened_in_two_sentences(
     # What went wrong is kept, in the error field and the details.
     assert decision.error is not None and "exploded" in decision.error
     assert f"Error: {decision.error}" in details(decision, engine.pack)
+
+
+def test_a_consent_record_and_a_what_if_still_fit_in_three_sentences(engine: Engine) -> None:
+    from test_fhir_consent import DISSENT  # a FHIR Consent refusing all sharing
+
+    asked = {
+        "requester": {"role": "social_worker", "organisation": "NGCC"},
+        "holder": {"organisation": "RNG"},
+        "purpose": "direct_care",
+        "record_type": "capacity_assessment",
+        "subject": {"relationship": "care_team", "fhir_consent": DISSENT},
+        "at": "2026-06-01T09:00:00Z",
+    }
+    decision = engine.decide(asked)
+    assert decision.what_if and not decision.permitted
+    assert decision.rationale.startswith("What-if answer for 2026-06-01, not for now")
+    assert "FHIR Consent record was used: it records an objection" in decision.rationale
+    assert sentences(decision.rationale) <= 3
