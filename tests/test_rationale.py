@@ -88,6 +88,17 @@ def spread(count: int, seed: int = 18) -> list[dict[str, Any]]:
     return made
 
 
+def asking(role: str, organisation: str, record: str, *, care_team: bool) -> dict[str, Any]:
+    """The hospital (RNG) asked for a record for direct care."""
+    return {
+        "requester": {"role": role, "organisation": organisation},
+        "holder": {"organisation": "RNG"},
+        "purpose": "direct_care",
+        "record_type": record,
+        "subject": {"relationship": "care_team"} if care_team else {},
+    }
+
+
 def _too_long(decisions: list[Decision]) -> list[str]:
     return [d.rationale for d in decisions if sentences(d.rationale) > 3]
 
@@ -125,15 +136,7 @@ def test_the_rationale_leaves_the_trace_to_the_details(engine: Engine) -> None:
 
 
 def test_the_rationale_says_what_is_decided_the_reason_and_what_to_do(engine: Engine) -> None:
-    decision = engine.decide(
-        {
-            "requester": {"role": "social_worker", "organisation": "NGCC"},
-            "holder": {"organisation": "RNG"},
-            "purpose": "direct_care",
-            "record_type": "capacity_assessment",
-            "subject": {"relationship": "care_team"},
-        }
-    )
+    decision = engine.decide(asking("social_worker", "NGCC", "capacity_assessment", care_team=True))
     assert decision.permitted
     first, reason, todo = _SENTENCE_END.split(decision.rationale)[:3]
     # Worded for whoever holds the record and would share it, as the page asks.
@@ -145,15 +148,7 @@ def test_the_rationale_says_what_is_decided_the_reason_and_what_to_do(engine: En
 
 
 def test_a_deny_that_a_change_would_permit_says_which_change(engine: Engine) -> None:
-    decision = engine.decide(
-        {
-            "requester": {"role": "gp", "organisation": "NG001"},
-            "holder": {"organisation": "RNG"},
-            "purpose": "direct_care",
-            "record_type": "discharge_summary",
-            "subject": {},
-        }
-    )
+    decision = engine.decide(asking("gp", "NG001", "discharge_summary", care_team=False))
     assert not decision.permitted and decision.would_permit_if
     assert decision.rationale.endswith(
         "It would be permitted if the requester is in the person's care team."
@@ -180,15 +175,9 @@ def test_a_fail_safe_deny_says_what_happened_in_two_sentences(
 def test_a_consent_record_and_a_what_if_still_fit_in_three_sentences(engine: Engine) -> None:
     from test_fhir_consent import DISSENT  # a FHIR Consent refusing all sharing
 
-    asked = {
-        "requester": {"role": "social_worker", "organisation": "NGCC"},
-        "holder": {"organisation": "RNG"},
-        "purpose": "direct_care",
-        "record_type": "capacity_assessment",
-        "subject": {"relationship": "care_team", "fhir_consent": DISSENT},
-        "at": "2026-06-01T09:00:00Z",
-    }
-    decision = engine.decide(asked)
+    asked = asking("social_worker", "NGCC", "capacity_assessment", care_team=True)
+    asked["subject"]["fhir_consent"] = DISSENT
+    decision = engine.decide({**asked, "at": "2026-06-01T09:00:00Z"})
     assert decision.what_if and not decision.permitted
     assert decision.rationale.startswith("What-if answer for 2026-06-01, not for now")
     assert "FHIR Consent record was used: it records an objection" in decision.rationale
