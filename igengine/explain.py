@@ -1,8 +1,10 @@
 """Explain: turn an outcome into words a nurse can act on, derived from the rules and request.
 
-Nothing here is written per case: the rationale is assembled from who asked, what for, the
-deciding rule's own `because`, its legal basis, what was assumed by default, and the smallest
-changes that would permit the request.
+Nothing here is written per case. The rationale, at most three sentences, is assembled from
+who holds the record and who asks for it for what, the deciding rule's own `because`, and the
+one thing to do (the rule's own instruction, the smallest change that would permit the
+request, or an obligation). `details` gives the trace behind it: the rules, the law, what was
+assumed by default.
 """
 
 from __future__ import annotations
@@ -326,7 +328,7 @@ def _reason(outcome: Outcome, on: date) -> tuple[str, str]:
     `because` split after the first sentence (`details` has it whole when it is longer)."""
     decisive = outcome.decisive
     if decisive is None:
-        return " ".join(_not_in_force(a, on, by_id=False) for a in outcome.not_in_force), ""
+        return _none_in_force(outcome.not_in_force, on), ""
     said = _sentences(decisive.spec.because)
     return said[0], (said[1] if len(said) > 1 else "")
 
@@ -375,17 +377,29 @@ def _uncapitalised(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
+def _none_in_force(agreements: Sequence[AgreementSpec], on: date) -> str:
+    """One sentence naming the agreements that would have applied on another date."""
+    if len(agreements) == 1:
+        return _not_in_force(agreements[0], on, by_id=False)
+    if not agreements:
+        return ""
+    named = [f"'{a.title}' ({_when(a, on)})" for a in agreements]
+    listed = ", ".join(named[:-1]) + " and " + named[-1]
+    return f"The agreements {listed} would have applied, but were not in force on {on}."
+
+
+def _when(agreement: AgreementRef | AgreementSpec, on: date) -> str:
+    if on > agreement.end_date:
+        return f"ended on {agreement.end_date}"
+    return f"does not start until {agreement.start_date}"
+
+
 def _not_in_force(agreement: AgreementRef | AgreementSpec, on: date, *, by_id: bool = True) -> str:
-    when = (
-        "ended on " + str(agreement.end_date)
-        if on > agreement.end_date
-        else ("does not start until " + str(agreement.start_date))
-    )
     named = f"'{agreement.title}' ({agreement.id})" if by_id else f"'{agreement.title}'"
-    return f"The agreement {named} would have applied, but it {when} and was not in force on {on}."
-
-
-_CORE = {UK_GDPR, COMMON_LAW}
+    return (
+        f"The agreement {named} would have applied, but it {_when(agreement, on)} and was not "
+        f"in force on {on}."
+    )
 
 
 def _basis_words(basis: Iterable[LegalBasis]) -> str:

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import packs
 import pytest
 
 from igengine import Decision, Engine
@@ -181,4 +182,25 @@ def test_a_consent_record_and_a_what_if_still_fit_in_three_sentences(engine: Eng
     assert decision.what_if and not decision.permitted
     assert decision.rationale.startswith("What-if answer for 2026-06-01, not for now")
     assert "FHIR Consent record was used: it records an objection" in decision.rationale
+    assert sentences(decision.rationale) <= 3
+
+
+def test_several_agreements_not_in_force_are_named_in_one_sentence(tmp_path: Path) -> None:
+    ended = packs.agreement([packs.permit("share")])
+    later = packs.agreement(
+        [packs.permit("share")],
+        id="next",
+        title="Next care agreement",
+        start_date="2029-01-01",
+        end_date="2031-12-31",
+        review_date="2030-01-01",
+    )
+    engine = Engine.from_directory(packs.write(tmp_path, ended, later))
+    decision = engine.decide(packs.request(at="2028-06-01T12:00:00Z"))
+    assert not decision.permitted and len(decision.not_in_force) == 2
+    assert (
+        "The agreements 'Test care agreement' (ended on 2027-12-31) and 'Next care agreement' "
+        "(does not start until 2029-01-01) would have applied, but were not in force on "
+        "2028-06-01."
+    ) in decision.rationale
     assert sentences(decision.rationale) <= 3
