@@ -180,7 +180,7 @@ def test_the_database_password_is_not_on_the_writers_command_line_nor_in_the_log
     ],
 )
 def test_store_urls_are_printed_without_their_password(url: str, shown: str) -> None:
-    from igengine.audit.store import redact_url
+    from igengine.audit.url import redact_url
 
     assert redact_url(url) == shown
 

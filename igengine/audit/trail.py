@@ -7,10 +7,12 @@ with the trail's key, and the whole chain checked by `verify`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -156,32 +158,41 @@ class AuditTrail:
         pseudonym = self._pseudonymiser
         self.append_many([decision_body(req, dec, pseudonym, now) for req, dec in entries])
 
-    def record_soon(
-        self,
-        request: Request,
-        decision: Decision,
-        done: Callable[[Exception | None], None],
-        *,
-        decision_json: str | None = None,
+    async def record_async(
+        self, request: Request, decision: Decision, *, decision_json: str | None = None
     ) -> None:
-        """Queue one decision without waiting for it. `done` is called, from the trail's writer
-        thread, with None once the entry is durably committed, or with the AuditWriteError
-        saying why it was not; until then the decision must not be given out. Raises
-        AuditWriteError at once if the entry cannot even be queued (no pseudonymisation key
-        for a named person, trail closed). `decision_json`: see `decision_body`."""
+        """Record one decision from an event loop without blocking it; completes only once
+        the entry is durably committed (it shares the group commit with every other caller).
+        Raises AuditWriteError if it could not be (the caller must then withhold the
+        decision). `decision_json`: see `decision_body`."""
         now = datetime.now(UTC)
         body = decision_body(request, decision, self._pseudonymiser, now, decision_json)
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
         failure = self._commit.failure
 
+        def settle(error: BaseException | None) -> None:
+            if committed.done():  # its caller was cancelled
+                return
+            if error is None:
+                committed.set_result(None)
+            else:
+                committed.set_exception(failure(error))
+
         def written(seq: int | None, error: BaseException | None) -> None:
-            done(None if seq is not None else failure(error))
+            # Called from the writer thread; the future belongs to the loop. A loop already
+            # closed (shutdown) has nobody left waiting for the answer.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, None if seq is not None else error)
 
         self._commit.submit_soon(body, written)
+        await committed
 
     def append_many(self, bodies: Sequence[str]) -> list[int]:
-        """Append canonical bodies made elsewhere (a service worker's `decision_body`) in one
-        durable transaction, from this thread; returns their sequence numbers. For the
-        service's writer process, which batches its workers' entries itself."""
+        """Append bodies built elsewhere in one durable transaction, from this thread; returns
+        their sequence numbers once committed. Not a way of recording of its own: it is the
+        audit writer process's half of `RemoteTrail.record_async` (the workers build the
+        bodies with `decision_body` and the writer batches them itself)."""
         if self._closed:
             raise AuditWriteError(f"the audit trail ({self.description}) is closed")
         with self._store_lock:
