@@ -12,6 +12,7 @@ import contextlib
 import functools
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +86,8 @@ class AuditTrail:
         # Held by whoever uses the store's write connection: the writer, probes, checkpoints.
         self._store_lock = threading.Lock()
         self._closed = False
+        # Hands `record_async`'s outcomes to its event loop (made on the loop's thread).
+        self._inbox: _Inbox | None = None
         self._commit = GroupCommit(
             self._append_signed,
             self._store_lock,
@@ -168,22 +171,14 @@ class AuditTrail:
         now = datetime.now(UTC)
         body = decision_body(request, decision, self._pseudonymiser, now, decision_json)
         loop = asyncio.get_running_loop()
+        if self._inbox is None or self._inbox.loop is not loop:
+            self._inbox = _Inbox(loop)
+        inbox = self._inbox
         committed: asyncio.Future[None] = loop.create_future()
         failure = self._commit.failure
 
-        def settle(error: BaseException | None) -> None:
-            if committed.done():  # its caller was cancelled
-                return
-            if error is None:
-                committed.set_result(None)
-            else:
-                committed.set_exception(failure(error))
-
         def written(seq: int | None, error: BaseException | None) -> None:
-            # Called from the writer thread; the future belongs to the loop. A loop already
-            # closed (shutdown) has nobody left waiting for the answer.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle, None if seq is not None else error)
+            inbox.deliver(committed, None if seq is not None else failure(error))
 
         self._commit.submit_soon(body, written)
         await committed
@@ -459,6 +454,41 @@ class AuditTrail:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Inbox:
+    """Outcomes from the group-commit thread, handed to one event loop a commit at a time: one
+    wake-up of the loop per commit, not per entry. Each wake-up is a socket write that lets go
+    of the GIL, and the writer thread can then wait milliseconds to get it back from the busy
+    loop, once per entry."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._outcomes: deque[tuple[asyncio.Future[None], AuditWriteError | None]] = deque()
+        self._wake_due = False
+
+    def deliver(self, committed: asyncio.Future[None], error: AuditWriteError | None) -> None:
+        """Called from the group-commit thread."""
+        # Appended before the flag is read, and `_settle_all` clears the flag before it
+        # drains: an outcome is never left behind.
+        self._outcomes.append((committed, error))
+        if self._wake_due:
+            return
+        self._wake_due = True
+        # A loop already closed (shutdown) has nobody left waiting for the answer.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._settle_all)
+
+    def _settle_all(self) -> None:
+        self._wake_due = False
+        while self._outcomes:
+            committed, error = self._outcomes.popleft()
+            if committed.done():  # its caller was cancelled
+                continue
+            if error is None:
+                committed.set_result(None)
+            else:
+                committed.set_exception(error)
 
 
 def _check_pseudonym_key(store: Store, pseudonymiser: keys.Pseudonymiser, path: Path) -> None:
