@@ -189,8 +189,9 @@ class _Connection(asyncio.Protocol):
         if self._overdue_check is not None:
             self._overdue_check.cancel()
             self._overdue_check = None
-        if self._transport is not None:
-            self._transport.abort()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.abort()
         waiting, self._waiting = self._waiting, deque()
         for _, answered in waiting:
             if not answered.done():
