@@ -37,7 +37,10 @@ from igengine.vocabulary import Effect, suggest
 
 
 class AuditSink(Protocol):
-    """Where decisions are recorded. `record` must return only once the entry is durable."""
+    """Where an Engine records its decisions, synchronously: `record` returns only once the
+    entry is durable, and raises if it could not be made so (the engine then answers a
+    fail-safe deny). Event-loop callers record at their own edge instead (see
+    `Engine.decide_unrecorded` and `igengine.audit.AuditTrail.record_async`)."""
 
     def record(self, request: Request, decision: Decision) -> None: ...
 
@@ -100,11 +103,8 @@ class Engine:
     def decide(self, request: Request | dict[str, Any]) -> Decision:
         """Decide one request. Raises RequestError (a ValueError) only for a malformed request;
         any failure inside the decision gives a fail-safe deny with `error` set."""
-        parsed = parse_request(request)
         snapshot = self._snapshot
-        _check_organisations(parsed, snapshot.pack)
-        parsed, consent_used = _read_consent(parsed, snapshot.pack)
-        decision = _decide_safely(snapshot, parsed, consent_used)
+        parsed, decision = _decided(snapshot, request)
         if self._audit is not None:
             try:
                 self._audit.record(parsed, decision)
@@ -112,6 +112,14 @@ class Engine:
                 # An unrecorded decision must not be acted on: fail closed.
                 decision = _unrecorded(snapshot.pack, decision, exc)
         return decision
+
+    def decide_unrecorded(self, request: Request | dict[str, Any]) -> tuple[Request, Decision]:
+        """Decide one request without this engine's audit sink, for a caller that records
+        decisions at its own edge (the service awaits its trail's `record_async`) and must
+        not give out a decision before it is recorded. Returns the request as decided, which
+        is what an audit entry holds (a FHIR Consent read into the subject, the raw resource
+        dropped), and the decision. Raises RequestError only for a malformed request."""
+        return _decided(self._snapshot, request)
 
     def decide_many(
         self, requests: Sequence[Request | dict[str, Any]]
@@ -148,6 +156,14 @@ class Engine:
         snapshot = self._snapshot
         _check_organisations(parsed, snapshot.pack)
         return _matching(snapshot, parsed)
+
+
+def _decided(snapshot: _Snapshot, request: Request | dict[str, Any]) -> tuple[Request, Decision]:
+    """The request as decided (consent read) and its decision, unrecorded."""
+    parsed = parse_request(request)
+    _check_organisations(parsed, snapshot.pack)
+    parsed, consent_used = _read_consent(parsed, snapshot.pack)
+    return parsed, _decide_safely(snapshot, parsed, consent_used)
 
 
 def new_decision_id() -> str:

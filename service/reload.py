@@ -113,7 +113,7 @@ class Staging:
 
 
 def _load(state: ServiceState) -> Engine:
-    engine = Engine.from_directory(state.settings.policies, audit=state.watch)
+    engine = Engine.from_directory(state.settings.policies)
     key = state.settings.pack_public_key
     if key is not None:
         # Checked against the version loaded, so a file changed while loading shows too.

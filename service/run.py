@@ -23,7 +23,7 @@ from pathlib import Path
 import uvicorn
 
 from igengine import packsign
-from igengine.audit.store import redact_url
+from igengine.audit.url import redact_url
 from igengine.audit.writer import READY, URL_VARIABLE
 from igengine.policy.validate import load_pack
 from service.auth import Access, KeyStore, digest, key_entry, new_key

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,21 +71,11 @@ class FakeTrail:
         with self._lock:
             self.entries.append((request, decision))
 
-    def record_soon(
-        self,
-        request: Request,
-        decision: Decision,
-        done: Callable[[Exception | None], None],
-        *,
-        decision_json: str | None = None,
+    async def record_async(
+        self, request: Request, decision: Decision, *, decision_json: str | None = None
     ) -> None:
-        # Like the real trail, a write failure is reported through `done`, not raised.
-        try:
-            self.record(request, decision)
-        except OSError as exc:
-            done(exc)
-            return
-        done(None)
+        # Like the real trail: completes once written, raises if it could not be.
+        self.record(request, decision)
 
     def writable(self) -> bool:
         return not self.failing

@@ -72,15 +72,18 @@ async def record_all(
     remotes: list[RemoteTrail], decisions: list[tuple[Request, Decision]]
 ) -> list[Exception | None]:
     """Record every decision, taking the remotes in turn as workers would; the outcomes."""
-    loop = asyncio.get_running_loop()
-    outcomes: list[asyncio.Future[Exception | None]] = []
+
+    async def outcome(remote: RemoteTrail, request: Request, decision: Decision) -> None:
+        await remote.record_async(request, decision)
+
+    outcomes: list[asyncio.Task[None]] = []
     for number, (request, decision) in enumerate(decisions):
-        outcome: asyncio.Future[Exception | None] = loop.create_future()
-        remotes[number % len(remotes)].record_soon(request, decision, outcome.set_result)
-        outcomes.append(outcome)
+        remote = remotes[number % len(remotes)]
+        outcomes.append(asyncio.ensure_future(outcome(remote, request, decision)))
         if number % 7 == 0:
             await asyncio.sleep(0)  # let some go out in separate writes
-    return list(await asyncio.gather(*outcomes))
+    answers = await asyncio.gather(*outcomes, return_exceptions=True)
+    return [answer if isinstance(answer, Exception) else None for answer in answers]
 
 
 def test_entries_from_several_workers_are_committed_and_each_is_answered(
@@ -147,7 +150,7 @@ def test_an_unreachable_writer_refuses_at_once(engine: Engine, tmp_path: Path) -
     [(request, decision)] = decided(engine, 1)
 
     async def record() -> None:
-        remote.record_soon(request, decision, lambda _: None)
+        await remote.record_async(request, decision)
 
     with pytest.raises(AuditWriteError, match=r"cannot reach the audit writer at .*nobody\.sock"):
         asyncio.run(record())

@@ -9,7 +9,6 @@ import re
 import shutil
 import threading
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -369,27 +368,23 @@ def test_closing_the_service_closes_the_trail(tmp_path: Path) -> None:
 
 
 class LateTrail(FakeTrail):
-    """Reports each write from another thread a little after the decision is made, as the
-    real trail's writer thread does; `refuse` makes queueing itself fail (a closed trail)."""
+    """Reports each write a little after the decision is made, as the real trail's writer
+    does; `refuse` makes recording fail at once (a closed trail)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refuse = False
 
-    def record_soon(
-        self,
-        request: Any,
-        decision: Any,
-        done: Callable[[Exception | None], None],
-        *,
-        decision_json: str | None = None,
+    async def record_async(
+        self, request: Any, decision: Any, *, decision_json: str | None = None
     ) -> None:
         if self.refuse:
             raise RuntimeError("the audit trail is closed")
-        error = OSError("disk I/O error at commit") if self.failing else None
-        if error is None:
-            self.record(request, decision)
-        threading.Timer(0.05, done, args=(error,)).start()
+        failing = self.failing
+        await asyncio.sleep(0.05)
+        if failing:
+            raise OSError("disk I/O error at commit")
+        self.record(request, decision)
 
 
 @pytest.mark.parametrize("fast_lane", [True, False], ids=["fast lane", "fastapi routes"])

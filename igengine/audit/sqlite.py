@@ -24,7 +24,7 @@ from pathlib import Path
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.entry import ChainRow, Head, link
 from igengine.audit.errors import AuditError, AuditWriteError
-from igengine.audit.store import (
+from igengine.audit.sql import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
     LAST_SQL,
@@ -32,10 +32,6 @@ from igengine.audit.store import (
     QUERY_COLUMNS,
     REVIEWABLE,
     ROWS_SQL,
-    CheckpointDue,
-    Filter,
-    Location,
-    Signer,
     Tables,
     by_decision_sql,
     checkpoint_from,
@@ -43,6 +39,8 @@ from igengine.audit.store import (
     pending_sql,
     select_sql,
 )
+from igengine.audit.store import CheckpointDue, Filter, Signer
+from igengine.audit.url import Location
 from igengine.audit.verify import StoredRow
 
 MAX_RETRIES = 100
