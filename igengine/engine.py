@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,33 +114,53 @@ class Engine:
         return decision
 
     def decide_many(
-        self, requests: Sequence[Request | dict[str, Any]]
+        self,
+        requests: Sequence[Request | dict[str, Any]],
+        *,
+        until: Callable[[Decision | RequestError], bool] | None = None,
     ) -> list[Decision | RequestError]:
         """Decide up to MAX_BATCH requests against one pack, answering each in its place: its
         Decision, or the RequestError saying what is wrong with that request (the others are
         still decided). Raises RequestError (field `requests`) only when the batch itself is not
         a list or is too long. Each decision is recorded as its own audit entry, all in one
         transaction where the sink has `record_many`; if recording fails every decision of the
-        batch becomes a fail-safe deny."""
+        batch becomes a fail-safe deny.
+
+        With `until`, the batch stops after the first answer for which it is true (AuthZEN's
+        deny_on_first_deny, for one): the answers end there, and the requests after it are
+        neither decided nor recorded."""
         items = _batch(requests)
         snapshot = self._snapshot
         answers: list[Decision | RequestError] = []
         decided: list[tuple[int, Request, Decision]] = []
         for item in items:
-            try:
-                parsed = parse_request(item)
-                _check_organisations(parsed, snapshot.pack)
-                parsed, consent_used = _read_consent(parsed, snapshot.pack)
-            except RequestError as exc:
-                answers.append(exc)
-                continue
-            decision = _decide_safely(snapshot, parsed, consent_used)
-            decided.append((len(answers), parsed, decision))
-            answers.append(decision)
+            made = self._answer_in_batch(snapshot, item)
+            answer: Decision | RequestError
+            if isinstance(made, RequestError):
+                answer = made
+            else:
+                parsed, answer = made
+                decided.append((len(answers), parsed, answer))
+            answers.append(answer)
+            if until is not None and until(answer):
+                break
         if self._audit is not None and decided:
             for index, decision in _record_batch(self._audit, snapshot.pack, decided):
                 answers[index] = decision
         return answers
+
+    @staticmethod
+    def _answer_in_batch(
+        snapshot: _Snapshot, item: Request | dict[str, Any]
+    ) -> tuple[Request, Decision] | RequestError:
+        """One batch item's (request, decision), not yet recorded, or what is wrong with it."""
+        try:
+            parsed = parse_request(item)
+            _check_organisations(parsed, snapshot.pack)
+            parsed, consent_used = _read_consent(parsed, snapshot.pack)
+        except RequestError as exc:
+            return exc
+        return parsed, _decide_safely(snapshot, parsed, consent_used)
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from igengine import RequestError
+from igengine import Decision, RequestError
 from igengine.policy.pack import PolicyPack
 from igengine.request import parse_json
 from service import authzen
-from service.auth import Access, Principal
+from service.auth import Access
 from service.metrics import CONTENT_TYPE
 from service.reload import reload_everywhere
+from service.schemas import EvaluationResponse, Malformed, Problem, request_body
 from service.state import state_of
 
 router = APIRouter()
 
-_REQUEST_DOC = "A sharing request in the shape of the decision contract (see the README)."
-_AUTHZEN_DOC = "An OpenID AuthZEN 1.0 access evaluation request (see the README for the mapping)."
+
+class DirectRoute(APIRoute):
+    """A documented route whose endpoint takes the request alone and returns a Response: the
+    endpoint is called directly, without FastAPI's per-request dependency solving and body
+    handling, which have nothing to do for it and cost about a third of a decision's time
+    (bench/service.py; measured with the audit off, about 40 µs of 120)."""
+
+    def get_route_handler(self) -> Callable[[HttpRequest], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[[HttpRequest], Coroutine[Any, Any, Response]] = self.endpoint
+        return endpoint
+
+
+# The decision endpoints: nearly all of the traffic.
+decision_router = APIRouter(route_class=DirectRoute)
+
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid API key or bearer token"},
+    413: {"model": Problem, "description": "The body is over 1 MiB"},
+    503: {"model": Problem, "description": "The audit trail could not be written: no answer"},
+}
 
 
 def json_body(raw: bytes) -> Any:
@@ -31,48 +52,53 @@ def json_body(raw: bytes) -> Any:
     return parse_json(raw)
 
 
-def _json_body_doc(description: str) -> dict[str, Any]:
-    """The OpenAPI entry for a JSON body the route parses itself (see json_body)."""
-    content = {"application/json": {"schema": {"type": "object"}}}
-    return {"requestBody": {"description": description, "required": True, "content": content}}
+# The decision routes read their bodies themselves rather than through FastAPI's Body: its
+# json.loads keeps the last of repeated keys and fails with a 500 on deep nesting, and its
+# messages would not name fields the way the contract's do. Their schemas are in the document
+# all the same (service/schemas.py).
 
 
-@router.post(
+@decision_router.post(
     "/v1/decisions",
     summary="Decide one sharing request",
-    openapi_extra=_json_body_doc(_REQUEST_DOC),
+    openapi_extra=request_body("Request", "A sharing request in the decision contract's shape."),
+    responses={
+        200: {"model": Decision, "description": "The explained decision"},
+        422: {"model": Malformed, "description": "The request is not valid"},
+        **_REFUSALS,
+    },
 )
 async def decisions(request: HttpRequest) -> Response:
-    # The body is parsed here, as the fast lane parses it, not by FastAPI's Body: its
-    # json.loads keeps the last of repeated keys and fails with a 500 on deep nesting.
-    principal = state_of(request).authenticate(request)
-    return await decision_response(request, principal, json_body(await request.body()))
-
-
-async def decision_response(request: HttpRequest, principal: Principal, body: Any) -> Response:
-    decided = await state_of(request).decide(body, principal, "decisions")
+    state = state_of(request)
+    principal = state.authenticate(request)
+    decided = await state.decide(json_body(await request.body()), principal, "decisions")
     # The same JSON as Decision.to_dict(), serialised once by pydantic's compiled encoder for
     # both the audit entry and this answer.
     return Response(decided.json(), media_type="application/json")
 
 
-@router.post(
+@decision_router.post(
     "/access/v1/evaluation",
     summary="AuthZEN access evaluation",
-    openapi_extra=_json_body_doc(_AUTHZEN_DOC),
+    openapi_extra=request_body(
+        "EvaluationRequest", "An OpenID AuthZEN 1.0 access evaluation (see the README)."
+    ),
+    responses={
+        200: {"model": EvaluationResponse, "description": "The AuthZEN decision"},
+        400: {"model": Malformed, "description": "The evaluation is not valid"},
+        **_REFUSALS,
+    },
 )
 async def evaluation(request: HttpRequest) -> Response:
-    principal = state_of(request).authenticate(request)
-    return await evaluation_response(request, principal, json_body(await request.body()))
-
-
-async def evaluation_response(request: HttpRequest, principal: Principal, body: Any) -> Response:
+    state = state_of(request)
+    principal = state.authenticate(request)
     echo = _request_id(request)
     try:
+        body = json_body(await request.body())
         if not isinstance(body, dict):
             raise RequestError([("request", "expected a JSON object")])
         asked = authzen.to_request(body)
-        decision = (await state_of(request).decide(asked, principal, "authzen")).decision
+        decision = (await state.decide(asked, principal, "authzen")).decision
     except RequestError as exc:
         # AuthZEN answers a malformed request with 400, naming the fields the caller sent.
         errors = authzen.authzen_errors(exc.errors)

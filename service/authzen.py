@@ -26,6 +26,8 @@ _CONTEXT = {
     "justification": "justification",
     "at": "at",
 }
+# The context keys an evaluation may carry.
+CONTEXT_KEYS = tuple(_CONTEXT)
 # Contract field → the AuthZEN field it came from, to name errors in the caller's terms.
 _ORIGIN = {
     "requester.id": "subject.id",

@@ -28,9 +28,9 @@ def trail() -> FakeTrail:
     return FakeTrail()
 
 
-@pytest.fixture(params=[True, False], ids=["fast lane", "fastapi routes"])
-def client(request: pytest.FixtureRequest, tmp_path: Path, trail: FakeTrail) -> TestClient:
-    return TestClient(create_app(settings(tmp_path), trail=trail, fast_lane=request.param))
+@pytest.fixture
+def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
+    return TestClient(create_app(settings(tmp_path), trail=trail))
 
 
 def _authzen(**context: Any) -> dict[str, Any]:
