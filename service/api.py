@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -12,14 +13,24 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from igengine import Decision, RequestError
+from igengine.engine import MAX_BATCH
 from igengine.policy.pack import PolicyPack
 from igengine.request import parse_json
 from service import authzen
-from service.auth import Access
+from service.auth import Access, Principal
+from service.decisions import Decided
 from service.metrics import CONTENT_TYPE
 from service.reload import reload_everywhere
-from service.schemas import EvaluationResponse, Malformed, Problem, request_body
-from service.state import state_of
+from service.schemas import (
+    AuthZenConfiguration,
+    BatchAnswers,
+    EvaluationResponse,
+    EvaluationsResponse,
+    Malformed,
+    Problem,
+    request_body,
+)
+from service.state import ServiceState, state_of
 
 router = APIRouter()
 
@@ -104,6 +115,112 @@ async def evaluation(request: HttpRequest) -> Response:
         errors = authzen.authzen_errors(exc.errors)
         return JSONResponse(malformed_body(errors), status_code=400, headers=echo)
     return JSONResponse(authzen.to_response(decision), headers=echo)
+
+
+@decision_router.post(
+    "/v1/decisions/batch",
+    summary="Decide a batch of sharing requests, answered in order",
+    openapi_extra=request_body(
+        "Batch", f"A list of up to {MAX_BATCH} sharing requests in the contract's shape."
+    ),
+    responses={
+        200: {
+            "model": BatchAnswers,
+            "description": "Each request's decision, or what is wrong with it, in its place",
+        },
+        422: {"model": Malformed, "description": "The body is not a list, or is too long"},
+        **_REFUSALS,
+    },
+)
+async def decision_batch(request: HttpRequest) -> Response:
+    state = state_of(request)
+    principal = state.authenticate(request)
+    body = json_body(await request.body())
+    answers = await state.decide_many(body, principal, "batch")
+    # Each decision as the very text its audit entry holds, as for a single decision.
+    return Response(
+        "[" + ",".join(_batch_item(answer) for answer in answers) + "]",
+        media_type="application/json",
+    )
+
+
+def _batch_item(answer: Decided | RequestError) -> str:
+    if isinstance(answer, RequestError):
+        return json.dumps(malformed_body(answer.errors))
+    return answer.json()
+
+
+@decision_router.post(
+    "/access/v1/evaluations",
+    summary="AuthZEN access evaluations (a batch)",
+    openapi_extra=request_body(
+        "EvaluationsRequest",
+        "Defaults (subject, action, resource, context) and up to "
+        f"{MAX_BATCH} evaluations; see the README.",
+    ),
+    responses={
+        200: {"model": EvaluationsResponse, "description": "The evaluations' answers in order"},
+        400: {"model": Malformed, "description": "The batch itself is not valid"},
+        **_REFUSALS,
+    },
+)
+async def evaluations(request: HttpRequest) -> Response:
+    state = state_of(request)
+    principal = state.authenticate(request)
+    echo = _request_id(request)
+    try:
+        body = json_body(await request.body())
+        if not isinstance(body, dict):
+            raise RequestError([("request", "expected a JSON object")])
+        batch = authzen.to_batch(body)
+        answers = await _evaluated(state, batch, principal)
+    except RequestError as exc:
+        errors = authzen.authzen_errors(exc.errors)
+        return JSONResponse(malformed_body(errors), status_code=400, headers=echo)
+    return JSONResponse({"evaluations": [authzen.batch_answer(a) for a in answers]}, headers=echo)
+
+
+async def _evaluated(
+    state: ServiceState, batch: authzen.Batch, principal: Principal
+) -> list[Decision | RequestError]:
+    """The batch's answers in order, ending where its semantic stops it: an evaluation that
+    was already not valid is answered in its place, and later ones are not decided."""
+    stops = batch.stops
+    items = batch.items
+    if stops is not None:
+        # A malformed evaluation answers false: it may end the batch before anything after it.
+        cut = next(
+            (n for n, item in enumerate(items) if isinstance(item, RequestError) and stops(False)),
+            None,
+        )
+        items = items if cut is None else items[: cut + 1]
+    until = None if stops is None else _until(stops)
+    valid = [item for item in items if not isinstance(item, RequestError)]
+    decided = iter(await state.decide_many(valid, principal, "authzen_batch", until=until))
+    answers: list[Decision | RequestError] = []
+    for item in items:
+        answer = item if isinstance(item, RequestError) else _decision(next(decided, None))
+        if answer is None:
+            break  # the decisions stopped early
+        answers.append(answer)
+    return answers
+
+
+def _until(stops: Callable[[bool], bool]) -> Callable[[Decision | RequestError], bool]:
+    return lambda answer: stops(isinstance(answer, Decision) and answer.permits_now)
+
+
+def _decision(answer: Decided | RequestError | None) -> Decision | RequestError | None:
+    return answer.decision if isinstance(answer, Decided) else answer
+
+
+@router.get(
+    "/.well-known/authzen-configuration",
+    summary="AuthZEN discovery: where this PDP's evaluation endpoints are",
+    response_model=AuthZenConfiguration,
+)
+async def authzen_configuration(request: HttpRequest) -> dict[str, str]:
+    return authzen.configuration(str(request.base_url))
 
 
 def _request_id(request: HttpRequest) -> dict[str, str]:

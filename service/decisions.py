@@ -17,7 +17,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,6 +35,14 @@ class Trail(Protocol):
 
     def record_soon(
         self, request: Request, decision: Decision, done: Written, *, decision_json: str | None
+    ) -> None: ...
+
+    def record_many_soon(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        done: Written,
+        *,
+        decision_jsons: Sequence[str | None] | None,
     ) -> None: ...
 
     def writable(self) -> bool: ...
@@ -70,9 +78,7 @@ class WatchedTrail:
         # Encoded once, for the entry and for the answer: the trail holds what the caller saw.
         text = decision.model_dump_json()
         self._waiting[decision.decision_id] = (outcome, text)
-        if self._inbox is None or self._inbox.loop is not loop:
-            self._inbox = _Inbox(loop)
-        inbox = self._inbox
+        inbox = self._inbox_for(loop)
         try:
             self._trail.record_soon(
                 request, decision, lambda error: inbox.deliver(outcome, error), decision_json=text
@@ -80,6 +86,30 @@ class WatchedTrail:
         except Exception as exc:
             outcome.set_result(_reason(exc))
             raise
+
+    def record_many(self, entries: Sequence[tuple[Request, Decision]]) -> None:
+        """Queue a batch's entries to be written in one transaction (the engine's
+        `decide_many` calls this); `durable` then waits for each as for `record`."""
+        if not entries:
+            return
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[str | None] = loop.create_future()
+        texts = [decision.model_dump_json() for _, decision in entries]
+        for (_, decision), text in zip(entries, texts, strict=True):
+            self._waiting[decision.decision_id] = (outcome, text)
+        inbox = self._inbox_for(loop)
+        try:
+            self._trail.record_many_soon(
+                entries, lambda error: inbox.deliver(outcome, error), decision_jsons=texts
+            )
+        except Exception as exc:
+            outcome.set_result(_reason(exc))
+            raise
+
+    def _inbox_for(self, loop: asyncio.AbstractEventLoop) -> _Inbox:
+        if self._inbox is None or self._inbox.loop is not loop:
+            self._inbox = _Inbox(loop)
+        return self._inbox
 
     async def durable(self, decision_id: str) -> str:
         """Return the decision's JSON once its entry is durable; else count the failure and
@@ -94,6 +124,11 @@ class WatchedTrail:
             self._metrics.audit_failures.inc()
             raise Withheld(decision_id, reason)
         return text
+
+    def forget(self, decision_ids: list[str]) -> None:
+        """Stop waiting for these decisions' entries (those not already awaited)."""
+        for decision_id in decision_ids:
+            self._waiting.pop(decision_id, None)
 
 
 class _Inbox:
@@ -170,6 +205,43 @@ class Decided:
         if self.recorded_json is not None:
             return self.recorded_json
         return self.decision.model_dump_json()
+
+
+async def decide_many(
+    engine: Engine,
+    watch: WatchedTrail | None,
+    metrics: Metrics,
+    bodies: list[Any],
+    endpoint: str,
+    until: Callable[[Decision | RequestError], bool] | None = None,
+) -> list[Decided | RequestError]:
+    """Decide and record a batch (see `Engine.decide_many`), each answer in its place; returns
+    once every entry is durable, all in one transaction.
+
+    Raises RequestError if the batch is not a list or is too long, and Withheld if recording
+    failed (then none of the batch is given out)."""
+    started = time.perf_counter()
+    answers = engine.decide_many(bodies, until=until)
+    given: list[Decided | RequestError] = []
+    try:
+        for answer in answers:
+            if isinstance(answer, RequestError):
+                given.append(answer)
+                continue
+            recorded = await watch.durable(answer.decision_id) if watch is not None else None
+            given.append(Decided(answer, recorded))
+    finally:
+        if watch is not None:
+            # One failed write withholds the whole batch: the others wait no longer.
+            watch.forget([a.decision_id for a in answers if isinstance(a, Decision)])
+    elapsed = time.perf_counter() - started
+    for decided in given:
+        if isinstance(decided, Decided):
+            metrics.latency.observe(elapsed)
+            made = decided.decision
+            effect = "what_if" if made.what_if else made.effect.value
+            metrics.decisions.labels(effect=effect, endpoint=endpoint).inc()
+    return given
 
 
 async def decide(

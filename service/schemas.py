@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import models_json_schema
 
 from igengine import Decision, Request
@@ -149,15 +149,14 @@ class EvaluationsResponse(BaseModel):
     evaluations: list[EvaluationResponse]
 
 
-class BatchAnswer(BaseModel):
-    """One place of a native batch's answer: its decision, or why that request is not valid."""
+class Batch(RootModel[list[Request]]):
+    """A list of sharing requests, answered in order."""
 
-    decision: Decision | None = None
-    error: Malformed | None = None
+    root: list[Request] = Field(max_length=MAX_BATCH)
 
 
-class BatchResponse(BaseModel):
-    decisions: list[BatchAnswer]
+class BatchAnswers(RootModel[list[Decision | Malformed]]):
+    """Each request's decision, or (for a request that is not valid) what is wrong with it."""
 
 
 class AuthZenConfiguration(BaseModel):
@@ -173,6 +172,7 @@ REQUEST_BODIES: dict[str, type[BaseModel]] = {
     "Request": Request,
     "EvaluationRequest": EvaluationRequest,
     "EvaluationsRequest": EvaluationsRequest,
+    "Batch": Batch,
 }
 
 

@@ -87,6 +87,21 @@ class FakeTrail:
             return
         done(None)
 
+    def record_many_soon(
+        self,
+        entries: Any,
+        done: Callable[[Exception | None], None],
+        *,
+        decision_jsons: Any = None,
+    ) -> None:
+        # One transaction: all of the batch is kept, or none of it.
+        if self.failing:
+            done(OSError("disk I/O error (the test made the audit store fail)"))
+            return
+        with self._lock:
+            self.entries.extend(entries)
+        done(None)
+
     def writable(self) -> bool:
         return not self.failing
 

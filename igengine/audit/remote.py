@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from igengine.audit.entry import decision_body
 from igengine.audit.errors import AuditWriteError
 from igengine.audit.keys import Pseudonymiser
-from igengine.audit.writer import frame, frames
+from igengine.audit.writer import batch_payload, frame, frames
 from igengine.decision import Decision
 from igengine.request import Request
 
@@ -74,6 +74,28 @@ class RemoteTrail:
         if self._overdue_check is None:
             self._overdue_check = self._loop.call_later(self._answer_timeout, self._check_overdue)
         self._send(frame(body.encode()))
+
+    def record_many_soon(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        done: Done,
+        *,
+        decision_jsons: Sequence[str | None] | None = None,
+    ) -> None:
+        """Send a batch's entries as one frame, which the writer commits in one transaction
+        (all durable, or none); `done` is called once for the whole batch."""
+        now = datetime.now(UTC)
+        jsons = decision_jsons or [None] * len(entries)
+        bodies = [
+            decision_body(req, dec, self._pseudonymiser, now, text)
+            for (req, dec), text in zip(entries, jsons, strict=True)
+        ]
+        self._connected()
+        assert self._loop is not None
+        self._waiting.append((self._loop.time(), done))
+        if self._overdue_check is None:
+            self._overdue_check = self._loop.call_later(self._answer_timeout, self._check_overdue)
+        self._send(frame(batch_payload(bodies)))
 
     def writable(self) -> bool:
         """Ask the writer, on a connection of its own, whether the store can be written."""

@@ -178,6 +178,36 @@ class AuditTrail:
 
         self._commit.submit_soon(body, written)
 
+    def record_many_soon(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        done: Callable[[Exception | None], None],
+        *,
+        decision_jsons: Sequence[str | None] | None = None,
+    ) -> None:
+        """Queue a batch's decisions, each its own entry, to be written in one transaction
+        (all durable, or none) without waiting; `done` is called from another thread, as for
+        `record_soon`. Raises AuditWriteError at once if the batch cannot even be made (no
+        pseudonymisation key for a named person). `decision_jsons`: see `decision_body`."""
+        now = datetime.now(UTC)
+        jsons = decision_jsons or [None] * len(entries)
+        bodies = [
+            decision_body(req, dec, self._pseudonymiser, now, text)
+            for (req, dec), text in zip(entries, jsons, strict=True)
+        ]
+
+        def write() -> None:
+            try:
+                self.append_many(bodies)
+            except Exception as exc:
+                done(exc)
+                return
+            done(None)
+
+        # A batch is one transaction of its own, outside the group commit of single entries;
+        # a thread per batch (not per entry) keeps the caller's event loop free meanwhile.
+        threading.Thread(target=write, name="igengine-audit-batch", daemon=True).start()
+
     def append_many(self, bodies: Sequence[str]) -> list[int]:
         """Append canonical bodies made elsewhere (a service worker's `decision_body`) in one
         durable transaction, from this thread; returns their sequence numbers. For the

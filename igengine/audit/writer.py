@@ -9,9 +9,10 @@ whatever has arrived from all of them in one transaction, then answers each entr
 sequence number. A worker still gives out a decision only once that answer has come back.
 
 Frames on the socket, both ways: a 4-byte big-endian length, then that many bytes.
-- worker → writer: an entry body (UTF-8), or an empty frame: "is the store writable?"
+- worker → writer: an entry body (UTF-8, a JSON object), a batch (a JSON array of entry
+  bodies, all committed in one transaction), or an empty frame: "is the store writable?"
 - writer → worker, one per frame and in the same order: `+<seq>` once the entry is durable
-  (`+0` answers a probe), or `-<reason>` if it is not.
+  (`+<seq>,<seq>,...` for a batch; `+0` answers a probe), or `-<reason>` if it is not.
 
 Started by `igengine serve` (service/run.py), which owns the socket and stops this process
 after its workers; it exits by itself if the service dies.
@@ -20,6 +21,7 @@ after its workers; it exits by itself if the service dies.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import selectors
 import signal
@@ -47,6 +49,19 @@ URL_VARIABLE = "IGENGINE_AUDIT_URL"
 
 def frame(payload: bytes) -> bytes:
     return LENGTH.pack(len(payload)) + payload
+
+
+def batch_payload(bodies: list[str]) -> bytes:
+    """A batch frame's payload: the entries' bodies as one JSON array."""
+    return json.dumps(bodies, ensure_ascii=False).encode()
+
+
+def _entries(payload: bytes) -> list[str]:
+    """The entry bodies a frame carries: one, or a batch's."""
+    if payload.startswith(b"["):
+        bodies: list[str] = json.loads(payload)
+        return bodies
+    return [payload.decode()]
 
 
 def frames(buffer: bytearray) -> Iterator[bytes]:
@@ -140,14 +155,16 @@ class Writer:
             connection.sock.close()
 
     def answer(self, arrived: list[tuple[_Connection, bytes]]) -> None:
-        """Commit the entries among `arrived` (in batches), then answer every frame in order."""
+        """Commit the entries among `arrived` (in batches), then answer every frame in order.
+        A batch frame is never split between transactions."""
         replies: dict[_Connection, list[bytes]] = {}
         for start in range(0, len(arrived), MAX_BATCH):
             batch = arrived[start : start + MAX_BATCH]
-            outcomes = self._commit([body for _, body in batch if body])
+            carried = [_entries(body) if body else [] for _, body in batch]
+            outcomes = self._commit([entry for entries in carried for entry in entries])
             probe = self._probe() if any(not body for _, body in batch) else b""
-            for connection, body in batch:
-                outcome = next(outcomes) if body else probe
+            for (connection, body), entries in zip(batch, carried, strict=True):
+                outcome = _joined([next(outcomes) for _ in entries]) if body else probe
                 replies.setdefault(connection, []).append(frame(outcome))
         for connection, answers in replies.items():
             if self._connections.get(connection.sock.fileno()) is not connection:
@@ -157,11 +174,11 @@ class Writer:
             except OSError:
                 self._drop(connection)
 
-    def _commit(self, bodies: list[bytes]) -> Iterator[bytes]:
+    def _commit(self, bodies: list[str]) -> Iterator[bytes]:
         if not bodies:
             return iter(())
         try:
-            seqs = self._trail.append_many([body.decode() for body in bodies])
+            seqs = self._trail.append_many(bodies)
         except Exception as exc:
             # append_many words its own failures; anything else is named by its type.
             worded = isinstance(exc, AuditWriteError)
@@ -176,6 +193,15 @@ class Writer:
         for connection in list(self._connections.values()):
             self._drop(connection)
         self._selector.close()
+
+
+def _joined(outcomes: list[bytes]) -> bytes:
+    """One answer for a frame's entries (all share one transaction's outcome)."""
+    if not outcomes:
+        return b"+"
+    if len(outcomes) == 1 or outcomes[0].startswith(b"-"):
+        return outcomes[0]
+    return b"+" + b",".join(outcome[1:] for outcome in outcomes)
 
 
 def main(argv: list[str] | None = None) -> int:
