@@ -86,7 +86,7 @@ def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.igengine = state
-    app.include_router(api.decision_router)
+    api.add_decision_routes(app)
     app.include_router(api.router)
     app.include_router(page.router)
     _add_error_handlers(app)

@@ -252,3 +252,53 @@ def test_entries_a_stuck_writer_never_answers_are_given_up_after_the_timeout(
     assert all(isinstance(outcome, AuditWriteError) for outcome in outcomes)
     assert all("no answer within 0.3 s" in str(outcome) for outcome in outcomes)
     assert 0.3 <= waited < 3
+
+
+def test_a_batch_sent_among_single_entries_is_committed_in_one_transaction(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's batch (one frame) is never split across the writer's transactions, even
+    when it arrives among enough single entries to fill one; it is answered once, for all."""
+    trail = open_trail(f"sqlite:///{tmp_path}/audit.db", tmp_path)
+    path = tmp_path / "writer.sock"
+    singles, batch = decided(engine, 99)[:95], decided(engine, 99)[95:]
+    key = pseudonymiser(tmp_path / "hmac.key")
+    transactions: list[str] = []
+    real_append = trail.append_many
+
+    def counted(bodies: list[str]) -> list[int]:
+        transactions.append("".join(bodies))
+        return real_append(bodies)
+
+    monkeypatch.setattr(trail, "append_many", counted)
+    # Small transactions, so that the batch lands where one ends.
+    monkeypatch.setattr("igengine.audit.writer.MAX_BATCH", 10)
+
+    async def send_all() -> list[Exception | None]:
+        remote = RemoteTrail(path, key)
+        loop = asyncio.get_running_loop()
+        outcomes: list[asyncio.Future[Exception | None]] = []
+        for number, (request, decision) in enumerate(singles):
+            outcome: asyncio.Future[Exception | None] = loop.create_future()
+            remote.record_soon(request, decision, outcome.set_result)
+            outcomes.append(outcome)
+            if number == 8:
+                whole: asyncio.Future[Exception | None] = loop.create_future()
+                remote.record_many_soon(batch, whole.set_result)
+                outcomes.append(whole)
+        return list(await asyncio.wait_for(asyncio.gather(*outcomes), 10))
+
+    try:
+        with writer_for(trail, path):
+            outcomes = asyncio.run(send_all())
+        assert outcomes == [None] * (len(singles) + 1)
+        # Ten frames a transaction, and the batch of four (one frame) all in one of them.
+        batch_ids = [decision.decision_id for _, decision in batch]
+        [holding] = [text for text in transactions if batch_ids[0] in text]
+        assert all(decision_id in holding for decision_id in batch_ids)
+        assert len(transactions) >= 10
+        assert trail.verify().ok
+        recorded = {entry.decision_id for entry in trail.query(limit=200)}
+        assert {decision.decision_id for _, decision in batch} <= recorded
+    finally:
+        trail.close()
