@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -20,7 +21,7 @@ from service import authzen
 from service.auth import Access, Principal
 from service.decisions import Decided
 from service.metrics import CONTENT_TYPE
-from service.reload import reload_everywhere
+from service.reload import Outcome, reload_everywhere
 from service.schemas import (
     AuthZenConfiguration,
     BatchAnswers,
@@ -31,6 +32,8 @@ from service.schemas import (
     request_body,
 )
 from service.state import ServiceState, state_of
+
+log = logging.getLogger("igengine.service")
 
 router = APIRouter()
 
@@ -90,7 +93,8 @@ def json_body(raw: bytes) -> Any:
 async def decisions(request: HttpRequest) -> Response:
     state = state_of(request)
     principal = state.authenticate(request)
-    decided = await state.decide(json_body(await request.body()), principal, "decisions")
+    body = json_body(await request.body())
+    decided = await state.decide(body, principal, "decisions", _caller_request_id(request))
     # The same JSON as Decision.to_dict(), serialised once by pydantic's compiled encoder for
     # both the audit entry and this answer.
     return Response(decided.json(), media_type="application/json")
@@ -117,7 +121,8 @@ async def evaluation(request: HttpRequest) -> Response:
         if not isinstance(body, dict):
             raise RequestError([("request", "expected a JSON object")])
         asked = authzen.to_request(body)
-        decision = (await state.decide(asked, principal, "authzen")).decision
+        asked_by = _caller_request_id(request)
+        decision = (await state.decide(asked, principal, "authzen", asked_by)).decision
     except RequestError as exc:
         # AuthZEN answers a malformed request with 400, naming the fields the caller sent.
         errors = authzen.authzen_errors(exc.errors)
@@ -144,7 +149,9 @@ async def decision_batch(request: HttpRequest) -> Response:
     state = state_of(request)
     principal = state.authenticate(request)
     body = json_body(await request.body())
-    answers = await state.decide_many(body, principal, "batch")
+    answers = await state.decide_many(
+        body, principal, "batch", request_id=_caller_request_id(request)
+    )
     # Each decision as the very text its audit entry holds, as for a single decision.
     return Response(
         "[" + ",".join(_batch_item(answer) for answer in answers) + "]",
@@ -181,7 +188,7 @@ async def evaluations(request: HttpRequest) -> Response:
         if not isinstance(body, dict):
             raise RequestError([("request", "expected a JSON object")])
         batch = authzen.to_batch(body)
-        answers = await _evaluated(state, batch, principal)
+        answers = await _evaluated(state, batch, principal, _caller_request_id(request))
     except RequestError as exc:
         errors = authzen.authzen_errors(exc.errors)
         return JSONResponse(malformed_body(errors), status_code=400, headers=echo)
@@ -189,7 +196,7 @@ async def evaluations(request: HttpRequest) -> Response:
 
 
 async def _evaluated(
-    state: ServiceState, batch: authzen.Batch, principal: Principal
+    state: ServiceState, batch: authzen.Batch, principal: Principal, request_id: str | None
 ) -> list[Decision | RequestError]:
     """The batch's answers in order, ending where its semantic stops it: an evaluation that
     was already not valid is answered in its place, and later ones are not decided."""
@@ -204,7 +211,11 @@ async def _evaluated(
         items = items if cut is None else items[: cut + 1]
     until = None if stops is None else _until(stops)
     valid = [item for item in items if not isinstance(item, RequestError)]
-    decided = iter(await state.decide_many(valid, principal, "authzen_batch", until=until))
+    decided = iter(
+        await state.decide_many(
+            valid, principal, "authzen_batch", until=until, request_id=request_id
+        )
+    )
     answers: list[Decision | RequestError] = []
     for item in items:
         answer = item if isinstance(item, RequestError) else _decision(next(decided, None))
@@ -229,6 +240,10 @@ def _decision(answer: Decided | RequestError | None) -> Decision | RequestError 
 )
 async def authzen_configuration(request: HttpRequest) -> dict[str, str]:
     return authzen.configuration(str(request.base_url))
+
+
+def _caller_request_id(request: HttpRequest) -> str | None:
+    return request.headers.get("x-request-id")
 
 
 def _request_id(request: HttpRequest) -> dict[str, str]:
@@ -281,6 +296,7 @@ async def reload(request: HttpRequest) -> Response:
     state.authenticate(request, Access.ADMIN)
     previous = state.engine.pack.version
     outcome = await reload_everywhere(state)
+    _log_reload(outcome, previous)
     if outcome.problems is not None:
         state.metrics.reloads.labels(result="failed").inc()
         body = {
@@ -305,6 +321,29 @@ async def reload(request: HttpRequest) -> Response:
             "changed": outcome.version != previous,
             "workers": outcome.changed_workers,
         }
+    )
+
+
+def _log_reload(outcome: Outcome, previous: str) -> None:
+    fields = {
+        "event": "reload",
+        "trigger": "api",
+        "result": "failed" if outcome.problems is not None or outcome.error else "ok",
+        "policy_version": outcome.version,
+        "previous_version": previous,
+        "workers": outcome.changed_workers,
+        "problem_count": len(outcome.problems or []),
+        "error": outcome.error,
+    }
+    if fields["result"] == "ok":
+        log.info("policies reloaded: version %s", outcome.version, extra=fields)
+        return
+    reason = f"{len(outcome.problems)} problem(s)" if outcome.problems else outcome.error
+    log.error(
+        "policies not reloaded (%s); version %s is still in use",
+        reason,
+        outcome.version,
+        extra=fields,
     )
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from igengine import Engine, RequestError, packsign
-from service import api, heap, page, reload
+from service import api, heap, logs, page, reload
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.bodylimit import BodyLimit, BodyTooLarge, too_large
 from service.decisions import Trail, WatchedTrail, Withheld
@@ -109,7 +109,9 @@ def _document_request_bodies(app: FastAPI) -> None:
 
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory `igengine serve` runs in each worker (settings from IGENGINE_*)."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 def open_trail(settings: Settings) -> Trail:
@@ -205,7 +207,7 @@ def _malformed_response(request: HttpRequest, errors: list[tuple[str, str]]) -> 
 
 async def _withheld(request: HttpRequest, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Withheld)
-    log.error("decision %s withheld: audit trail write failed: %s", exc.decision_id, exc.reason)
+    # Logged where the write failed (WatchedTrail.durable), for every endpoint and the page.
     return JSONResponse(
         {
             "error": "the audit trail could not be written, so no decision is given: do not "

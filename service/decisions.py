@@ -14,6 +14,7 @@ decision costs to make).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import deque
@@ -23,8 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from igengine import Decision, Engine, Request, RequestError
+from service import logs
 from service.auth import AuthError, Principal
 from service.metrics import Metrics
+
+log = logging.getLogger("igengine.service")
 
 # Called, from any thread, with None once an entry is durable, or with why it is not.
 Written = Callable[[Exception | None], None]
@@ -122,6 +126,12 @@ class WatchedTrail:
             reason = await outcome
         if reason is not None:
             self._metrics.audit_failures.inc()
+            log.error(
+                "decision %s withheld: audit trail write failed: %s",
+                decision_id,
+                reason,
+                extra={"event": "audit_failure", "decision_id": decision_id, "reason": reason},
+            )
             raise Withheld(decision_id, reason)
         return text
 
@@ -214,6 +224,7 @@ async def decide_many(
     bodies: list[Any],
     endpoint: str,
     until: Callable[[Decision | RequestError], bool] | None = None,
+    request_id: str | None = None,
 ) -> list[Decided | RequestError]:
     """Decide and record a batch (see `Engine.decide_many`), each answer in its place; returns
     once every entry is durable, all in one transaction.
@@ -241,6 +252,7 @@ async def decide_many(
             made = decided.decision
             effect = "what_if" if made.what_if else made.effect.value
             metrics.decisions.labels(effect=effect, endpoint=endpoint).inc()
+            logs.decision_given(made, endpoint=endpoint, seconds=elapsed, request=request_id)
     return given
 
 
@@ -250,6 +262,7 @@ async def decide(
     metrics: Metrics,
     body: Any,
     endpoint: str,
+    request_id: str | None = None,
 ) -> Decided:
     """Decide and record one request; returns once its audit entry is durable.
 
@@ -257,8 +270,10 @@ async def decide(
     started = time.perf_counter()
     decision = engine.decide(body)
     recorded = await watch.durable(decision.decision_id) if watch is not None else None
-    metrics.latency.observe(time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    metrics.latency.observe(elapsed)
     # A what-if answer (for another time) is counted apart: it permits nothing now.
     effect = "what_if" if decision.what_if else decision.effect.value
     metrics.decisions.labels(effect=effect, endpoint=endpoint).inc()
+    logs.decision_given(decision, endpoint=endpoint, seconds=elapsed, request=request_id)
     return Decided(decision, recorded)

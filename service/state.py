@@ -56,12 +56,14 @@ class ServiceState:
         name = key.name if key is not None else f"token:{requester.id if requester else ''}"
         return Principal(name=name, access=access, requester=requester)
 
-    async def decide(self, body: object, principal: Principal, endpoint: str) -> Decided:
-        """Decide one request for an endpoint."""
+    async def decide(
+        self, body: object, principal: Principal, endpoint: str, request_id: str | None = None
+    ) -> Decided:
+        """Decide one request for an endpoint (`request_id`: the caller's, for the log)."""
         request = with_token_requester(body, principal, required=self.settings.jwt_required)
         # A decision is a tenth of a millisecond of CPU, cheaper to compute here than to hand
         # to a thread and back; only the wait for its audit entry is asynchronous.
-        return await decide(self.engine, self.watch, self.metrics, request, endpoint)
+        return await decide(self.engine, self.watch, self.metrics, request, endpoint, request_id)
 
     async def decide_many(
         self,
@@ -69,6 +71,7 @@ class ServiceState:
         principal: Principal,
         endpoint: str,
         until: Callable[[Decision | RequestError], bool] | None = None,
+        request_id: str | None = None,
     ) -> list[Decided | RequestError]:
         """Decide a batch for an endpoint (see `service.decisions.decide_many`)."""
         if not isinstance(bodies, list):
@@ -84,7 +87,13 @@ class ServiceState:
             for body in bodies
         ]
         return await decide_many(
-            self.engine, self.watch, self.metrics, requests, endpoint, until=until
+            self.engine,
+            self.watch,
+            self.metrics,
+            requests,
+            endpoint,
+            until=until,
+            request_id=request_id,
         )
 
 

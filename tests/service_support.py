@@ -131,7 +131,7 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(
-    settings: Settings, *, workers: int = 1, log: Path | None = None
+    settings: Settings, *, workers: int = 1, log: Path | None = None, options: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The real service, started as users start it (`igengine serve`, so with the audit on,
     its writer process too), in a child process; yields its base URL and process."""
@@ -140,7 +140,7 @@ def running_service(
     command = [
         sys.executable, "-m", "igengine.cli", "serve", "--policies", str(settings.policies),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning",
+        "--log-level", "warning", *options,
     ]  # fmt: skip
     out = log.open("wb") if log else subprocess.DEVNULL
     # Its own process group, so a test can kill the supervisor and all workers at once.
