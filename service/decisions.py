@@ -246,6 +246,8 @@ async def decide_many(
             # One failed write withholds the whole batch: the others wait no longer.
             watch.forget([a.decision_id for a in answers if isinstance(a, Decision)])
     elapsed = time.perf_counter() - started
+    # One request id for all of the batch's log lines.
+    request_id = logs.request_id(request_id) if logs.logging_decisions() else None
     for decided in given:
         if isinstance(decided, Decided):
             metrics.latency.observe(elapsed)

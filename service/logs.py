@@ -105,11 +105,16 @@ def request_id(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def logging_decisions() -> bool:
+    """Whether decisions are logged (at the configured level)."""
+    return decisions_log.isEnabledFor(logging.INFO)
+
+
 def decision_given(
     decision: Decision, *, endpoint: str, seconds: float, request: str | None
 ) -> None:
     """Log one decision given out (nothing of the request but which endpoint it came to)."""
-    if not decisions_log.isEnabledFor(logging.INFO):
+    if not logging_decisions():
         return
     effect = "what_if" if decision.what_if else decision.effect.value
     latency = round(seconds * 1000, 3)

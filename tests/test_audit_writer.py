@@ -193,7 +193,7 @@ def test_the_service_withholds_decisions_while_its_writer_is_unreachable(
     assert client.get("/readyz").status_code == 503
 
 
-def _writer_pid(supervisor: int) -> int:
+def writer_pid(supervisor: int) -> int:
     # Each thread lists the children it started (the watchdog thread starts a replacement).
     tasks = Path(f"/proc/{supervisor}/task").iterdir()
     children = [child for task in tasks for child in (task / "children").read_text().split()]
@@ -213,7 +213,7 @@ def test_a_writer_killed_under_a_running_service_is_restarted_and_loses_nothing(
     answered: dict[str, str] = {}
     statuses: set[int] = set()
     with running_service(configured, log=tmp_path / "service.log") as (base, process):
-        first = _writer_pid(process.pid)
+        first = writer_pid(process.pid)
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 20
         with httpx.Client(base_url=base, trust_env=False, timeout=5.0) as client:
@@ -228,7 +228,7 @@ def test_a_writer_killed_under_a_running_service_is_restarted_and_loses_nothing(
                         break
                 else:
                     time.sleep(0.05)
-        assert _writer_pid(process.pid) != first
+        assert writer_pid(process.pid) != first
     assert statuses <= {200, 503} and len(answered) >= 20
     trail = AuditTrail.open(audit, hmac_key_path=tmp_path / "hmac.key", create=False)
     try:
@@ -261,7 +261,8 @@ def test_a_batch_sent_among_single_entries_is_committed_in_one_transaction(
     when it arrives among enough single entries to fill one; it is answered once, for all."""
     trail = open_trail(f"sqlite:///{tmp_path}/audit.db", tmp_path)
     path = tmp_path / "writer.sock"
-    singles, batch = decided(engine, 99)[:95], decided(engine, 99)[95:]
+    made = decided(engine, 99)
+    singles, batch = made[:95], made[95:]
     key = pseudonymiser(tmp_path / "hmac.key")
     transactions: list[str] = []
     real_append = trail.append_many
