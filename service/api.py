@@ -117,17 +117,25 @@ async def evaluation(request: HttpRequest) -> Response:
     principal = state.authenticate(request)
     echo = _request_id(request)
     try:
-        body = json_body(await request.body())
-        if not isinstance(body, dict):
-            raise RequestError([("request", "expected a JSON object")])
-        asked = authzen.to_request(body)
+        asked = authzen.to_request(await _authzen_body(request))
         asked_by = _caller_request_id(request)
         decision = (await state.decide(asked, principal, "authzen", asked_by)).decision
     except RequestError as exc:
-        # AuthZEN answers a malformed request with 400, naming the fields the caller sent.
-        errors = authzen.authzen_errors(exc.errors)
-        return JSONResponse(malformed_body(errors), status_code=400, headers=echo)
+        return _authzen_malformed(exc, echo)
     return JSONResponse(authzen.to_response(decision), headers=echo)
+
+
+async def _authzen_body(request: HttpRequest) -> dict[str, Any]:
+    body = json_body(await request.body())
+    if not isinstance(body, dict):
+        raise RequestError([("request", "expected a JSON object")])
+    return body
+
+
+def _authzen_malformed(exc: RequestError, echo: dict[str, str]) -> JSONResponse:
+    # AuthZEN answers a malformed request with 400, naming the fields the caller sent.
+    errors = authzen.authzen_errors(exc.errors)
+    return JSONResponse(malformed_body(errors), status_code=400, headers=echo)
 
 
 @decision_router.post(
@@ -184,14 +192,10 @@ async def evaluations(request: HttpRequest) -> Response:
     principal = state.authenticate(request)
     echo = _request_id(request)
     try:
-        body = json_body(await request.body())
-        if not isinstance(body, dict):
-            raise RequestError([("request", "expected a JSON object")])
-        batch = authzen.to_batch(body)
+        batch = authzen.to_batch(await _authzen_body(request))
         answers = await _evaluated(state, batch, principal, _caller_request_id(request))
     except RequestError as exc:
-        errors = authzen.authzen_errors(exc.errors)
-        return JSONResponse(malformed_body(errors), status_code=400, headers=echo)
+        return _authzen_malformed(exc, echo)
     return JSONResponse({"evaluations": [authzen.batch_answer(a) for a in answers]}, headers=echo)
 
 

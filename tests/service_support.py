@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from fastapi.testclient import TestClient
 
 from igengine import Decision, Request
-from service import Settings
+from service import Settings, create_app
 from service.auth import Access, digest, key_entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +40,24 @@ def capacity_request(**subject: Any) -> dict[str, Any]:
     }
 
 
+def authzen_request(**context: Any) -> dict[str, Any]:
+    """The same question as an AuthZEN evaluation (`context` replaces the default facts)."""
+    return {
+        "subject": {
+            "type": "user",
+            "id": "staff-0042",
+            "properties": {"role": "social_worker", "organisation": "NGCC"},
+        },
+        "action": {"name": "direct_care"},
+        "resource": {
+            "type": "capacity_assessment",
+            "id": "doc-17",
+            "properties": {"holder": "RNG"},
+        },
+        "context": context or {"relationship": "care_team", "subject_id": "9434765919"},
+    }
+
+
 def write_keys(path: Path) -> Path:
     path.write_text(
         key_entry("ward-ehr", Access.CALLER, digest(CALLER_KEY))
@@ -54,6 +74,18 @@ def settings(tmp_path: Path, **changes: Any) -> Settings:
         session_secret="test-session-secret",
     )
     return base.with_changes(**changes)
+
+
+@pytest.fixture
+def trail() -> FakeTrail:
+    """A fake audit trail a test can make fail (import this fixture by name)."""
+    return FakeTrail()
+
+
+@pytest.fixture
+def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
+    """The service (in this process) recording into `trail`."""
+    return TestClient(create_app(settings(tmp_path), trail=trail))
 
 
 class FakeTrail:

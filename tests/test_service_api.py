@@ -17,7 +17,17 @@ import httpx
 import pytest
 from audit_support import Tamper
 from fastapi.testclient import TestClient
-from service_support import ADMIN_KEY, CALLER_KEY, POLICIES, FakeTrail, capacity_request, settings
+from service_support import (
+    ADMIN_KEY,
+    CALLER_KEY,
+    POLICIES,
+    FakeTrail,
+    capacity_request,
+    client,
+    settings,
+    trail,
+)
+from service_support import authzen_request as _authzen
 
 from service import create_app
 from service.bodylimit import MAX_BODY_BYTES
@@ -26,14 +36,8 @@ CALLER = {"X-API-Key": CALLER_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
-@pytest.fixture
-def trail() -> FakeTrail:
-    return FakeTrail()
-
-
-@pytest.fixture
-def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
-    return TestClient(create_app(settings(tmp_path), trail=trail))
+# Fixtures used by name below.
+__all__ = ["client", "trail"]
 
 
 def test_a_permit_in_the_contract_shape_recorded_before_it_is_returned(
@@ -167,23 +171,6 @@ def test_readyz_and_healthz(client: TestClient) -> None:
     assert ready.status_code == 200
     assert ready.json()["checks"]["audit"] == "writable"
     assert ready.json()["checks"]["policies"].startswith("loaded (sha256:")
-
-
-def _authzen(**context: Any) -> dict[str, Any]:
-    return {
-        "subject": {
-            "type": "user",
-            "id": "staff-0042",
-            "properties": {"role": "social_worker", "organisation": "NGCC"},
-        },
-        "action": {"name": "direct_care"},
-        "resource": {
-            "type": "capacity_assessment",
-            "id": "doc-17",
-            "properties": {"holder": "RNG"},
-        },
-        "context": context or {"relationship": "care_team", "subject_id": "9434765919"},
-    }
 
 
 def test_authzen_permit_carries_the_explanation_in_context(

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_support import CALLER_KEY, FakeTrail, capacity_request, settings
+from service_support import (
+    CALLER_KEY,
+    FakeTrail,
+    authzen_request,
+    capacity_request,
+    client,
+    settings,
+    trail,
+)
 
 from igengine.engine import MAX_BATCH
 from service import create_app
@@ -16,14 +24,8 @@ from service import create_app
 CALLER = {"X-API-Key": CALLER_KEY}
 
 
-@pytest.fixture
-def trail() -> FakeTrail:
-    return FakeTrail()
-
-
-@pytest.fixture
-def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
-    return TestClient(create_app(settings(tmp_path), trail=trail))
+# Fixtures used by name below.
+__all__ = ["client", "trail"]
 
 
 def _misspelt() -> dict[str, Any]:
@@ -91,15 +93,8 @@ def test_a_batch_item_that_is_not_an_object_is_named_in_its_place(client: TestCl
 
 
 def _defaults() -> dict[str, Any]:
-    return {
-        "subject": {
-            "type": "user",
-            "id": "staff-0042",
-            "properties": {"role": "social_worker", "organisation": "NGCC"},
-        },
-        "action": {"name": "direct_care"},
-        "resource": {"type": "capacity_assessment", "properties": {"holder": "RNG"}},
-    }
+    """The AuthZEN evaluation without its context: the batch's shared defaults."""
+    return {part: value for part, value in authzen_request().items() if part != "context"}
 
 
 def _evaluations(*relationships: str | None, **options: str) -> dict[str, Any]:
