@@ -8,6 +8,8 @@ after its dependencies have run, and a body this large must be refused before an
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from fastapi import Request as HttpRequest
 from fastapi import Response
 from fastapi.responses import JSONResponse
@@ -38,8 +40,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > MAX_BODY_BYTES:
+        declared = _declared_length(scope)
+        if declared is not None and declared > MAX_BODY_BYTES:
             await too_large()(scope, receive, send)
+            return
+        if declared is not None:
+            # The server delivers no more than the declared length (more would be the next
+            # request on the connection), so only a body without one needs counting.
+            with suppress(ClientDisconnect):  # gone before its body arrived: nobody to answer
+                await self.app(scope, receive, send)
             return
         await _limited_app(self.app, scope, receive, send)
 
@@ -72,11 +81,12 @@ async def _limited_app(app: ASGIApp, scope: Scope, receive: Receive, send: Send)
         await too_large(exc.limit)(scope, receive, send)
 
 
-def _declared_length(scope: Scope) -> int:
+def _declared_length(scope: Scope) -> int | None:
+    """The Content-Length the request declares; None when it declares none (chunked)."""
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
+            return int(value) if value.isdigit() else None
+    return None
 
 
 async def limited_body(request: HttpRequest, limit: int = MAX_BODY_BYTES) -> bytes:
