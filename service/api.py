@@ -41,10 +41,11 @@ router = APIRouter()
 
 class DirectRoute(APIRoute):
     """A documented route whose endpoint takes the request alone and returns a Response. The
-    endpoint is called directly: FastAPI's per-request dependency solving, body handling and
-    exit stacks have nothing to do for it, and together cost about a quarter of a decision's
-    time in this process (bench/route.py). Its exceptions go to the app's handlers, as any
-    route's do, through the exception middleware."""
+    endpoint is called directly, because FastAPI's per-request dependency solving, body
+    handling and exit stacks have nothing to do for it and each costs a measurable part of a
+    decision (`bench/route.py` prints what serving through the app still costs over the
+    handler). Its exceptions reach the app's handlers through the exception middleware, as
+    any route's do."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
