@@ -183,7 +183,7 @@ def _batch_item(answer: Decided | RequestError) -> str:
 
 @decision_router.post(
     "/access/v1/evaluations",
-    summary="AuthZEN access evaluations (a batch)",
+    summary="AuthZEN batch: several access evaluations, answered in order",
     openapi_extra=request_body(
         "EvaluationsRequest",
         "Defaults (subject, action, resource, context) and up to "
