@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,33 +122,71 @@ class Engine:
         return _decided(self._snapshot, request)
 
     def decide_many(
-        self, requests: Sequence[Request | dict[str, Any]]
+        self,
+        requests: Sequence[Request | dict[str, Any]],
+        *,
+        until: Callable[[Decision | RequestError], bool] | None = None,
     ) -> list[Decision | RequestError]:
         """Decide up to MAX_BATCH requests against one pack, answering each in its place: its
         Decision, or the RequestError saying what is wrong with that request (the others are
         still decided). Raises RequestError (field `requests`) only when the batch itself is not
         a list or is too long. Each decision is recorded as its own audit entry, all in one
         transaction where the sink has `record_many`; if recording fails every decision of the
-        batch becomes a fail-safe deny."""
-        items = _batch(requests)
+        batch becomes a fail-safe deny.
+
+        With `until`, the batch stops after the first answer for which it is true (AuthZEN's
+        deny_on_first_deny, for one): the answers end there, and the requests after it are
+        neither decided nor recorded."""
         snapshot = self._snapshot
-        answers: list[Decision | RequestError] = []
-        decided: list[tuple[int, Request, Decision]] = []
-        for item in items:
-            try:
-                parsed = parse_request(item)
-                _check_organisations(parsed, snapshot.pack)
-                parsed, consent_used = _read_consent(parsed, snapshot.pack)
-            except RequestError as exc:
-                answers.append(exc)
-                continue
-            decision = _decide_safely(snapshot, parsed, consent_used)
-            decided.append((len(answers), parsed, decision))
-            answers.append(decision)
+        made = self._batch_answers(snapshot, requests, until)
+        answers = [item if isinstance(item, RequestError) else item[1] for item in made]
+        decided = [
+            (index, *item) for index, item in enumerate(made) if not isinstance(item, RequestError)
+        ]
         if self._audit is not None and decided:
             for index, decision in _record_batch(self._audit, snapshot.pack, decided):
                 answers[index] = decision
         return answers
+
+    def decide_many_unrecorded(
+        self,
+        requests: Sequence[Request | dict[str, Any]],
+        *,
+        until: Callable[[Decision | RequestError], bool] | None = None,
+    ) -> list[tuple[Request, Decision] | RequestError]:
+        """`decide_many` without this engine's audit sink, for a caller that records at its
+        own edge (as `decide_unrecorded`): each answer is the (request as decided, decision)
+        pair, or the RequestError saying what is wrong with that request."""
+        return self._batch_answers(self._snapshot, requests, until)
+
+    def _batch_answers(
+        self,
+        snapshot: _Snapshot,
+        requests: Sequence[Request | dict[str, Any]],
+        until: Callable[[Decision | RequestError], bool] | None,
+    ) -> list[tuple[Request, Decision] | RequestError]:
+        """Each batch item's (request, decision), not yet recorded, or its RequestError; stops
+        after the first answer `until` is true of."""
+        answers: list[tuple[Request, Decision] | RequestError] = []
+        for item in _batch(requests):
+            made = self._answer_in_batch(snapshot, item)
+            answers.append(made)
+            if until is not None and until(made if isinstance(made, RequestError) else made[1]):
+                break
+        return answers
+
+    @staticmethod
+    def _answer_in_batch(
+        snapshot: _Snapshot, item: Request | dict[str, Any]
+    ) -> tuple[Request, Decision] | RequestError:
+        """One batch item's (request, decision), not yet recorded, or what is wrong with it."""
+        try:
+            parsed = parse_request(item)
+            _check_organisations(parsed, snapshot.pack)
+            parsed, consent_used = _read_consent(parsed, snapshot.pack)
+        except RequestError as exc:
+            return exc
+        return parsed, _decide_safely(snapshot, parsed, consent_used)
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""

@@ -20,8 +20,8 @@ from igengine import RequestError
 from igengine.request import parse_request
 from service import questions, render
 from service.auth import Principal
+from service.bodylimit import limited_body
 from service.decisions import Withheld
-from service.lane import limited_body
 from service.state import ServiceState, state_of
 
 router = APIRouter(include_in_schema=False)
@@ -203,7 +203,7 @@ def _shape_problems(request: dict[str, object]) -> list[tuple[str, str]]:
 
 async def _form(request: HttpRequest) -> dict[str, str]:
     """A url-encoded form body (first value of each field). Raises BodyTooLarge (answered
-    413 by the DecisionLane middleware) past _MAX_FORM, before anything is checked."""
+    413) past _MAX_FORM, before anything is checked."""
     body = await limited_body(request, _MAX_FORM)
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {name: values[0] for name, values in parsed.items() if values}

@@ -330,12 +330,16 @@ class ReloadCoordinator:
                 self._join(peer, str(first.get("version")))
                 return
             if op == "reload":
-                with self._lock:
-                    outcome = self._reload()
-                peer.send(outcome)
+                peer.send(self.reload())
         except (OSError, ValueError) as exc:
             log.warning("reload coordinator: a connection failed: %s", exc)
         peer.close()
+
+    def reload(self) -> Message:
+        """Reload every worker now, as an admin's reload does; the outcome: `ok`, `version`
+        (served by every worker after it) and `workers`, or `problems` or `error`."""
+        with self._lock:
+            return self._reload()
 
     def _join(self, peer: _Peer, version: str) -> None:
         with self._lock:

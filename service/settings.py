@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # When set, the pack must carry a signature by this Ed25519 key that matches its files
     # (`igengine pack sign`), at start and at every reload.
     pack_public_key: Path | None = None
+    # The service's log lines: "text" (the default), or "json", one object a line; and the
+    # least severe level logged (uvicorn's names; "info" logs a line per decision).
+    log_format: str = "text"
+    log_level: str = "info"
 
     @field_validator("*", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -66,6 +67,24 @@ class RemoteTrail:
         body = decision_body(request, decision, self._pseudonymiser, now, decision_json)
         connection = await self._connected()
         await connection.send(body.encode())
+
+    async def record_many_async(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        *,
+        decision_jsons: Sequence[str | None] | None = None,
+    ) -> None:
+        """Record a batch's decisions as one frame, which the writer commits in one
+        transaction (all durable, or none); completes once the writer has answered that they
+        are, and raises AuditWriteError as `record_async` does."""
+        now = datetime.now(UTC)
+        jsons = decision_jsons or [None] * len(entries)
+        bodies = [
+            decision_body(req, dec, self._pseudonymiser, now, text)
+            for (req, dec), text in zip(entries, jsons, strict=True)
+        ]
+        connection = await self._connected()
+        await connection.send(wire.batch_payload(bodies))
 
     def writable(self) -> bool:
         """Ask the writer, on a connection of its own, whether the store can be written."""

@@ -183,6 +183,26 @@ class AuditTrail:
         self._commit.submit_soon(body, written)
         await committed
 
+    async def record_many_async(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        *,
+        decision_jsons: Sequence[str | None] | None = None,
+    ) -> None:
+        """Record a batch's decisions from an event loop, each its own entry, in one
+        transaction (all durable, or none); completes once they are committed. Raises
+        AuditWriteError if they could not be (then none was). `decision_jsons`: see
+        `decision_body`."""
+        now = datetime.now(UTC)
+        jsons = decision_jsons or [None] * len(entries)
+        bodies = [
+            decision_body(req, dec, self._pseudonymiser, now, text)
+            for (req, dec), text in zip(entries, jsons, strict=True)
+        ]
+        # A batch is one transaction of its own, outside the group commit of single entries,
+        # written on a worker thread so the caller's event loop stays free meanwhile.
+        await asyncio.to_thread(self.append_many, bodies)
+
     def append_many(self, bodies: Sequence[str]) -> list[int]:
         """Append bodies built elsewhere in one durable transaction, from this thread; returns
         their sequence numbers once committed. Not a way of recording of its own: it is the

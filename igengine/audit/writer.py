@@ -119,14 +119,16 @@ class Writer:
             connection.sock.close()
 
     def answer(self, arrived: list[tuple[_Connection, bytes]]) -> None:
-        """Commit the entries among `arrived` (in batches), then answer every frame in order."""
+        """Commit the entries among `arrived` (in batches), then answer every frame in order.
+        A batch frame is never split between transactions."""
         replies: dict[_Connection, list[bytes]] = {}
         for start in range(0, len(arrived), MAX_BATCH):
             batch = arrived[start : start + MAX_BATCH]
-            outcomes = self._commit([body for _, body in batch if body])
+            carried = [wire.entries(body) if body else [] for _, body in batch]
+            outcomes = self._commit([entry for entries in carried for entry in entries])
             probe = self._probe() if any(not body for _, body in batch) else b""
-            for connection, body in batch:
-                outcome = next(outcomes) if body else probe
+            for (connection, body), carried_entries in zip(batch, carried, strict=True):
+                outcome = wire.joined([next(outcomes) for _ in carried_entries]) if body else probe
                 replies.setdefault(connection, []).append(wire.frame(outcome))
         for connection, answers in replies.items():
             if self._connections.get(connection.sock.fileno()) is not connection:
@@ -136,11 +138,11 @@ class Writer:
             except OSError:
                 self._drop(connection)
 
-    def _commit(self, bodies: list[bytes]) -> Iterator[bytes]:
+    def _commit(self, bodies: list[str]) -> Iterator[bytes]:
         if not bodies:
             return iter(())
         try:
-            seqs = self._trail.append_many([body.decode() for body in bodies])
+            seqs = self._trail.append_many(bodies)
         except Exception as exc:
             # append_many words its own failures; anything else is named by its type.
             worded = isinstance(exc, AuditWriteError)
