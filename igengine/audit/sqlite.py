@@ -24,6 +24,7 @@ from pathlib import Path
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.entry import ChainRow, Head, link
 from igengine.audit.errors import AuditError, AuditWriteError
+from igengine.audit.report import report_index_sql
 from igengine.audit.store import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
@@ -102,14 +103,27 @@ class SqliteStore:
             f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_person" ON {t.entries} (person)',
             f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_reviewable" '
             f"ON {t.entries} (decision_id) WHERE {REVIEWABLE.format(true='1')}",
+            *report_index_sql(t, self._prefix),
         ]
         with _transaction(self._conn):
             # A trail made by an earlier version keeps the indexes it has (more of them);
-            # every query works with either set.
+            # every query works with either set. It gains the query columns and the
+            # report's indexes added since (a virtual column costs nothing to add).
             if self._has_schema():
-                return
+                statements = [*self._missing_columns(), *report_index_sql(t, self._prefix)]
             for statement in statements:
                 self._conn.execute(statement)
+
+    def _missing_columns(self) -> list[str]:
+        t = self._tables
+        have = {row[1] for row in self._conn.execute(f"PRAGMA table_xinfo({t.entries})")}
+        return [
+            f"ALTER TABLE {t.entries} ADD COLUMN {name} "
+            f"{'INTEGER' if kind == 'bool' else 'TEXT'} "
+            f"GENERATED ALWAYS AS ({_extract(paths)}) VIRTUAL"
+            for name, (kind, paths) in QUERY_COLUMNS.items()
+            if name not in have
+        ]
 
     def _has_schema(self) -> bool:
         found = self._conn.execute(
@@ -264,8 +278,13 @@ class SqliteStore:
 
 
 def _extract(paths: tuple[tuple[str, ...], ...]) -> str:
-    found = [f"json_extract(body, '$.{'.'.join(path)}')" for path in paths]
+    found = [f"json_extract(body, '${''.join(map(_step, path))}')" for path in paths]
     return found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
+
+
+def _step(key: str) -> str:
+    """One step of a JSON path: a digit is a position in an array."""
+    return f"[{key}]" if key.isdigit() else f".{key}"
 
 
 @contextmanager
