@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from igengine import Engine, RequestError, packsign
-from service import api, heap, page, reload
+from service import api, dashboard, heap, page, reload, subject_access
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.decisions import Trail, WatchedTrail, Withheld
 from service.lane import DecisionLane
@@ -90,6 +90,8 @@ def create_app(
     app.state.igengine = state
     app.include_router(api.router)
     app.include_router(page.router)
+    app.include_router(dashboard.router)
+    app.include_router(subject_access.router)
     _add_error_handlers(app)
     app.add_middleware(DecisionLane, answer=fast_lane)
     return app
