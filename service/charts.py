@@ -35,8 +35,8 @@ class Bar:
 
 def stacked_bars(bars: list[Bar]) -> Markup:
     """Horizontal bars, permitted then denied, scaled to the largest total, each with its
-    label on the left and "permitted / denied" on the right."""
-    scale_width = WIDTH - LABEL_WIDTH - 120
+    label on the left and its counts in words on the right."""
+    scale_width = WIDTH - LABEL_WIDTH - 170
     largest = max((bar.total for bar in bars), default=0) or 1
     height = ROW * len(bars) + 34
     parts = [
@@ -63,7 +63,7 @@ def stacked_bars(bars: list[Bar]) -> Markup:
             )
         parts.append(
             f'<text x="{LABEL_WIDTH + permit_width + deny_width + 6}" y="{y + 15}" '
-            f'font-size="13" fill="#111">{bar.permit:,} / {bar.deny:,}</text>'
+            f'font-size="13" fill="#111">{escape(_counts(bar))}</text>'
         )
     legend_y = ROW * len(bars) + 12
     parts += [
@@ -78,6 +78,12 @@ def stacked_bars(bars: list[Bar]) -> Markup:
     ]
     # Every value placed in the markup above went through html.escape.
     return Markup("".join(parts))
+
+
+def _counts(bar: Bar) -> str:
+    """ "2 permitted, 1 denied", leaving out a side that has none."""
+    said = [f"{n:,} {word}" for n, word in ((bar.permit, "permitted"), (bar.deny, "denied")) if n]
+    return ", ".join(said) or "none"
 
 
 def _short(label: str, limit: int = 30) -> str:

@@ -168,7 +168,6 @@ async def _dashboard_page(
     context: dict[str, Any] = {
         "csrf": session.csrf,
         "signed_in": True,
-        "reviewer": session.name,
         "period": period,
         "quick_periods": QUICK_PERIODS,
         "problems": problems,
