@@ -34,6 +34,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)
 
 from fastapi.testclient import TestClient  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import Progress  # noqa: E402
 
 from igengine import Engine  # noqa: E402
 from igengine.audit import AuditEntry, AuditTrail  # noqa: E402
@@ -98,7 +100,10 @@ def build_trail(url: str, hmac_key: Path, entries: int, seed: int) -> int:
     start = datetime.now(UTC) - timedelta(days=365)
     step = timedelta(days=365) / entries
     unreviewed = 0
-    with AuditTrail.open(url, hmac_key_path=hmac_key) as trail:
+    # A bar on a terminal; nothing when the output is kept in a file.
+    progress = Progress(console=Console(stderr=True), disable=not sys.stderr.isatty())
+    with AuditTrail.open(url, hmac_key_path=hmac_key) as trail, progress:
+        task = progress.add_task("building the trail", total=entries)
         bodies: list[str] = []
         written = 0
         for n in range(entries):
@@ -115,10 +120,9 @@ def build_trail(url: str, hmac_key: Path, entries: int, seed: int) -> int:
             if len(bodies) >= BATCH:
                 written += len(trail.append_many(bodies))
                 bodies = []
-                print(f"\r  {written:,} entries", end="", file=sys.stderr, flush=True)
+                progress.update(task, completed=n + 1)
         if bodies:
             trail.append_many(bodies)
-    print(file=sys.stderr)
     return unreviewed
 
 

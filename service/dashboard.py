@@ -178,7 +178,14 @@ async def _dashboard_page(
         "audit_off": state.settings.audit_url is None,
     }
     if state.settings.audit_url is not None:
-        summary, pending = await run_in_threadpool(_read_trail, state.settings.audit_url, period)
+        try:
+            summary, pending = await run_in_threadpool(
+                _read_trail, state.settings.audit_url, period
+            )
+        except AuditError as exc:
+            context["problems"] = [*problems, ("trail", str(exc))]
+            context["trail_unread"] = True
+            return html("dashboard.html", 503, **context)
         context.update(_summary_context(summary, state.engine.pack))
         context["pending"] = [_pending(entry, state.engine.pack) for entry in pending]
     return html("dashboard.html", status, **context)

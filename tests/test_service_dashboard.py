@@ -238,3 +238,17 @@ def test_a_csv_cell_that_looks_like_a_formula_stays_text(client: TestClient) -> 
     csrf = _csrf(client.get("/subject-access").text)
     exported = client.post("/subject-access/csv", data={"csrf": csrf, "person": "P-9"}).text
     assert list(csv.reader(io.StringIO(exported)))[1][2] == "'=HYPERLINK(1)"
+
+
+def test_a_trail_that_cannot_be_read_is_said_plainly(tmp_path: Path) -> None:
+    configured = settings(
+        tmp_path, audit_url=f"sqlite:///{tmp_path / 'audit.db'}", hmac_key=tmp_path / "hmac.key"
+    )
+    with TestClient(create_app(configured)) as client:
+        _sign_in(client, ADMIN_KEY)
+        for made in tmp_path.glob("audit.db*"):
+            made.unlink()
+        page = client.get("/dashboard")
+    assert page.status_code == 503
+    assert "there is no audit trail at" in page.text and "could not be read" in page.text
+    assert "Agreements past or near their review date" in page.text  # from the pack still

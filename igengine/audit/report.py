@@ -239,8 +239,18 @@ def _sqlite_reader(location: Location) -> Iterator[_SqliteReader]:
         # One snapshot for every count of the report.
         conn.execute("BEGIN")
         yield _SqliteReader(conn)
+    except sqlite3.Error as exc:
+        raise _unreadable(exc) from exc
     finally:
         conn.close()
+
+
+def _unreadable(exc: Exception) -> AuditError:
+    return AuditError(
+        f"the audit trail could not be counted ({exc}); if it was made by an earlier "
+        "version, start the service (or open it for writing) once to add what the "
+        "dashboard needs"
+    )
 
 
 class _PostgresReader:
@@ -269,5 +279,7 @@ def _postgres_reader(location: Location) -> Iterator[_PostgresReader]:
         # One snapshot for every count of the report.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield _PostgresReader(conn)
+    except psycopg.Error as exc:
+        raise _unreadable(exc) from exc
     finally:
         conn.close()
