@@ -36,8 +36,9 @@ class AdminSession:
 
 
 def html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """A page from `service/templates/<template>`, with the frontline page's headers."""
-    text = _TEMPLATES.get_template(template).render(**context)
+    """A page from `service/templates/<template>`, with the frontline page's headers; the
+    IG lead's links are in its header unless `admin=False` is given."""
+    text = _TEMPLATES.get_template(template).render(**{"admin": True, **context})
     return HTMLResponse(text, status_code=status, headers=_HEADERS)
 
 
@@ -52,7 +53,7 @@ def admin_session(request: HttpRequest, back: str) -> AdminSession | Response:
     csrf = state.sessions.csrf_token(cookie)
     if key.access is not Access.ADMIN:
         state.metrics.rejected.labels(status="403").inc()
-        return html("forbidden.html", 403, csrf=csrf, signed_in=True)
+        return html("forbidden.html", 403, csrf=csrf, signed_in=True, admin=False)
     return AdminSession(name=key.name, csrf=csrf, state=state)
 
 

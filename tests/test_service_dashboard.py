@@ -88,6 +88,7 @@ def test_the_dashboard_needs_sign_in_and_an_admin_key(client: TestClient) -> Non
     assert _sign_in(client, CALLER_KEY).headers["location"] == "/dashboard"
     refused = client.get("/dashboard")
     assert refused.status_code == 403 and "not an admin key" in refused.text
+    assert 'href="/subject-access"' not in refused.text  # no links to pages it cannot open
     assert client.get("/subject-access").status_code == 403
     csrf = _csrf(refused.text)
     asked = client.post("/subject-access", data={"csrf": csrf, "person": "9434765919"})
