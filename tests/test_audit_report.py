@@ -88,7 +88,7 @@ def test_a_postgresql_trail_from_an_earlier_version_gains_the_columns_and_indexe
                     "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,)
                 )
             }
-        assert {"audit_entries_by_purpose", "audit_entries_by_rule"} <= indexes
+        assert {"audit_entries_by_purpose", "audit_entries_deny_by_rule"} <= indexes
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())

@@ -32,7 +32,8 @@ from igengine.audit.store import Location, Tables, parse_url
 REPORT_INDEXES: dict[str, tuple[tuple[str, ...], str]] = {
     "by_purpose": (("purpose", "effect", "at"), ""),
     "by_organisation": (("organisation", "effect", "at"), ""),
-    "by_rule": (("rule", "effect", "at"), ""),
+    # Only denies are counted by rule, so only they are indexed by it.
+    "deny_by_rule": (("rule", "at"), "effect = 'deny'"),
     "failed": (("at",), "error IS NOT NULL"),
 }
 EFFECTS = ("permit", "deny")
@@ -179,7 +180,7 @@ class _Counts:
         """One tally per value of `column` with any decision in the period, largest first;
         a value of None (no rule decided) is kept when it has any."""
         found = []
-        for value in [*self._values(column), None]:
+        for value in [*self._values(column, effects), None]:
             counted = {effect: self._count(column, value, effect) for effect in effects}
             tally = Tally(value, counted.get("permit", 0), counted.get("deny", 0))
             if tally.total:
@@ -194,25 +195,40 @@ class _Counts:
         )
         return int(self._reader.scalar(sql, self._bounds))
 
-    def _values(self, column: str) -> Iterator[str]:
-        """Every value `column` takes in the whole trail, by skipping through its index."""
+    def _values(self, column: str, effects: Sequence[str]) -> Iterator[str]:
+        """Every value `column` takes in the whole trail (among entries with one of
+        `effects`), by skipping through its index."""
         mark = self._reader.mark
-        value = self._reader.scalar(f"SELECT min({column}) FROM {self._entries}", ())
+        among = _effect_test(effects)
+        value = self._reader.scalar(f"SELECT min({column}) FROM {self._entries} WHERE {among}", ())
         while value is not None:
             yield str(value)
             value = self._reader.scalar(
-                f"SELECT min({column}) FROM {self._entries} WHERE {column} > {mark}", (value,)
+                f"SELECT min({column}) FROM {self._entries} WHERE {among} AND {column} > {mark}",
+                (value,),
             )
 
     def _count(self, column: str, value: str | None, effect: str) -> int:
         mark = self._reader.mark
         test = f"{column} IS NULL" if value is None else f"{column} = {mark}"
+        # The effect is written into the SQL, not passed as a parameter, so that the
+        # denies-only index (whose condition is `effect = 'deny'`) can answer it.
         sql = (
-            f"SELECT count(*) FROM {self._entries} WHERE {test} AND effect = {mark} "
+            f"SELECT count(*) FROM {self._entries} WHERE {test} AND {_effect_test([effect])} "
             f"AND at >= {mark} AND at < {mark}"
         )
-        params = [*([] if value is None else [value]), effect, *self._bounds]
+        params = [*([] if value is None else [value]), *self._bounds]
         return int(self._reader.scalar(sql, params))
+
+
+def _effect_test(effects: Sequence[str]) -> str:
+    """`effect = 'deny'` (as a partial index's condition is written), or, for both effects,
+    no test at all: only decisions have an effect, and the values counted."""
+    if set(effects) == set(EFFECTS):
+        return "1 = 1"
+    [effect] = effects
+    assert effect in EFFECTS  # written into SQL: only the two codes
+    return f"effect = '{effect}'"
 
 
 class _SqliteReader:
