@@ -4,7 +4,7 @@ only the period asked for."""
 
 from __future__ import annotations
 
-import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from audit_support import capacity_request, engine, open_trail, postgres_base, s
 
 from igengine import Engine
 from igengine.audit.report import Period, Tally, TrailReport
+from igengine.audit.store import parse_url
 from igengine.request import parse_request
 from igengine.vocabulary import Effect
 
@@ -60,35 +61,35 @@ def test_a_periods_decisions_are_counted_by_value_and_effect(
     assert earlier.decisions == 0 and earlier.by_purpose == [] and earlier.failed == []
 
 
-def test_a_postgresql_trail_from_an_earlier_version_gains_the_columns_and_indexes(
-    tmp_path: Path, engine: Engine
+def test_the_tally_adds_each_entry_once_however_often_and_by_whom_it_is_read(
+    store_url: str, tmp_path: Path, engine: Engine
 ) -> None:
-    """A trail made before the dashboard's columns existed: opening it for writing adds them,
-    fills them in from every stored body (the hashes untouched), and indexes them."""
-    base = postgres_base()
-    schema = f"igengine_test_{uuid.uuid4().hex[:12]}"
-    url = f"{base}?schema={schema}"
-    try:
-        with open_trail(url, tmp_path) as trail:
-            Engine(engine.pack, audit=trail).decide(capacity_request("p1"))
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(
-                f'ALTER TABLE "{schema}".audit_entries DROP COLUMN purpose, '
-                f"DROP COLUMN rule, DROP COLUMN error".encode()
-            )
-        with open_trail(url, tmp_path) as trail:
-            assert trail.verify().ok
-        today = datetime.now(UTC).date()
-        summary = TrailReport.open(url).summary(Period.ending(today, 1))
-        assert summary.by_purpose == [Tally("direct_care", 1, 0)]
-        with psycopg.connect(base) as conn:
-            indexes = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,)
+    """Reports made one after another, and at once from several threads, each count every
+    decision exactly once; and a tally thrown away is made again with the same counts."""
+    today = datetime.now(UTC).date()
+    report = TrailReport.open(store_url)
+    with open_trail(store_url, tmp_path) as trail:
+        audited = Engine(engine.pack, audit=trail)
+        for round_ in range(3):
+            for n in range(4):
+                audited.decide(capacity_request(f"r{round_}-{n}"))
+            with ThreadPoolExecutor(4) as pool:
+                summaries = list(
+                    pool.map(lambda _: report.summary(Period.ending(today, 1)), range(4))
                 )
-            }
-        assert {"audit_entries_by_purpose", "audit_entries_deny_by_rule"} <= indexes
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+            assert {s.decisions for s in summaries} == {4 * (round_ + 1)}
+    assert report.catch_up() == 0  # nothing new
+    _forget_tally(store_url, tmp_path)
+    assert report.catch_up() == 12
+    assert report.summary(Period.ending(today, 1)).by_purpose == [Tally("direct_care", 12, 0)]
+
+
+def _forget_tally(url: str, tmp_path: Path) -> None:
+    location = parse_url(url)
+    if location.kind == "sqlite":
+        for made in tmp_path.glob("audit.db-report*"):
+            made.unlink()
+        return
+    with psycopg.connect(postgres_base(), autocommit=True) as conn:
+        for name in ("days", "failed", "state"):
+            conn.execute(f'DROP TABLE "{location.schema}"."audit_report_{name}"'.encode())

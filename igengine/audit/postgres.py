@@ -19,7 +19,6 @@ import psycopg
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.entry import ChainRow, Head, link
 from igengine.audit.errors import AuditError
-from igengine.audit.report import report_index_sql
 from igengine.audit.store import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
@@ -101,12 +100,6 @@ class PostgresStore:
             # The query columns are always recomputed from the hashed body, on insert and on
             # any update, so none can be changed on its own to hide an entry from a query.
             # (One trigger parses the body once; generated columns would parse it per column.)
-            # A trail made by an earlier version gains the query columns added since.
-            *(
-                f"ALTER TABLE {t.entries} ADD COLUMN IF NOT EXISTS {name} "
-                f"{'boolean' if kind == 'bool' else 'text'}"
-                for name, (kind, _) in QUERY_COLUMNS.items()
-            ),
             f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ "
             f"DECLARE j jsonb := NEW.body::jsonb; BEGIN {assignments} RETURN NEW; END $$",
             f'CREATE OR REPLACE TRIGGER "{prefix}entries_columns" BEFORE INSERT OR UPDATE '
@@ -121,31 +114,13 @@ class PostgresStore:
             ),
             f'CREATE INDEX IF NOT EXISTS "{prefix}entries_break_glass" '
             f"ON {t.entries} (decision_id) WHERE break_glass",
-            *report_index_sql(t, prefix),
         ]
         conn = self._writer()
         # Several instances may start together; the lock keeps their DDL from racing.
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-            missing = self._missing_columns(conn)
             for statement in filter(None, statements):
                 conn.execute(statement.encode())
-            if missing:
-                # Columns just added are empty: the trigger fills them in from each body.
-                # (Once per column added; the hashed body is left exactly as it was.)
-                conn.execute(f"UPDATE {t.entries} SET body = body".encode())
-
-    def _missing_columns(self, conn: Connection) -> list[str]:
-        """Query columns an existing entries table lacks (none for a new one)."""
-        if not self._has_schema():
-            return []
-        found = conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
-            "AND attnum > 0 AND NOT attisdropped",
-            (self._tables.entries,),
-        ).fetchall()
-        have = {row[0] for row in found}
-        return [name for name in QUERY_COLUMNS if name not in have]
 
     def _has_schema(self) -> bool:
         row = (

@@ -24,7 +24,6 @@ from pathlib import Path
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.entry import ChainRow, Head, link
 from igengine.audit.errors import AuditError, AuditWriteError
-from igengine.audit.report import report_index_sql
 from igengine.audit.store import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
@@ -102,27 +101,14 @@ class SqliteStore:
             f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_person" ON {t.entries} (person)',
             f'CREATE INDEX IF NOT EXISTS "{self._prefix}entries_reviewable" '
             f"ON {t.entries} (decision_id) WHERE {REVIEWABLE.format(true='1')}",
-            *report_index_sql(t, self._prefix),
         ]
         with _transaction(self._conn):
             # A trail made by an earlier version keeps the indexes it has (more of them);
-            # every query works with either set. It gains the query columns and the
-            # report's indexes added since (a virtual column costs nothing to add).
+            # every query works with either set.
             if self._has_schema():
-                statements = [*self._missing_columns(), *report_index_sql(t, self._prefix)]
+                return
             for statement in statements:
                 self._conn.execute(statement)
-
-    def _missing_columns(self) -> list[str]:
-        t = self._tables
-        have = {row[1] for row in self._conn.execute(f"PRAGMA table_xinfo({t.entries})")}
-        return [
-            f"ALTER TABLE {t.entries} ADD COLUMN {name} "
-            f"{'INTEGER' if kind == 'bool' else 'TEXT'} "
-            f"GENERATED ALWAYS AS ({_extract(paths)}) VIRTUAL"
-            for name, (kind, paths) in QUERY_COLUMNS.items()
-            if name not in have
-        ]
 
     def _has_schema(self) -> bool:
         found = self._conn.execute(
@@ -277,7 +263,7 @@ class SqliteStore:
 
 
 def _extract(paths: tuple[tuple[str, ...], ...]) -> str:
-    found = [f"json_extract(body, '${''.join(map(_step, path))}')" for path in paths]
+    found = [f"json_extract(body, '$.{'.'.join(path)}')" for path in paths]
     return found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
 
 
@@ -292,11 +278,6 @@ def _pending_sql(tables: Tables) -> str:
         "GROUP BY decision_id HAVING count(*) = 1) "
         "AND break_glass = 1 AND kind = 'decision' ORDER BY seq"
     )
-
-
-def _step(key: str) -> str:
-    """One step of a JSON path: a digit is a position in an array."""
-    return f"[{key}]" if key.isdigit() else f".{key}"
 
 
 @contextmanager

@@ -38,11 +38,6 @@ QUERY_COLUMNS: dict[str, tuple[Literal["text", "bool"], tuple[tuple[str, ...], .
     "record_type": ("text", (("request", "record_type"),)),
     "effect": ("text", (("decision", "effect"),)),
     "break_glass": ("bool", (("break_glass",),)),
-    # For the IG lead's dashboard (igengine/audit/report.py). A decision lists its deciding
-    # rule first (igengine/combine.py), so `rule` is the rule that settled it, if any.
-    "purpose": ("text", (("request", "purpose"),)),
-    "rule": ("text", (("decision", "rules", "0", "id"),)),
-    "error": ("text", (("decision", "error"),)),
 }
 INDEXED = ("person", "decision_id", "requester")
 # The entries a retrospective review looks up by decision id; `{true}` is the driver's true.
