@@ -69,6 +69,7 @@ def create_app(
         # Under `igengine serve`, join the other workers before serving, so that every
         # policy reload reaches this one too.
         following = await reload.joined_coordinator(state)
+        dashboard.count_ahead(state.settings)
         yield
         if following is not None:
             following.cancel()

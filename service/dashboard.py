@@ -9,7 +9,9 @@ database; a review is recorded exactly as `igengine audit review --mark` records
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,6 +31,7 @@ from service.settings import Settings
 from service.state import ServiceState
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("igengine.service")
 
 # The periods offered as links, in days.
 QUICK_PERIODS = (7, 30, 90, 365)
@@ -119,6 +122,27 @@ def mark_reviewed(settings: Settings, decision_id: str, reviewer: str, note: str
         return trail.mark_reviewed(decision_id, reviewer, note).seq
     finally:
         trail.close()
+
+
+def count_ahead(settings: Settings) -> None:
+    """Start bringing the dashboard's daily tally up to date in the background, so that the
+    first load after a start (or over a long trail made earlier) need not count the trail.
+    A daemon thread: stopping the service never waits for it, and a count cut short is rolled
+    back and made again later."""
+    url = settings.audit_url
+    if url is None:
+        return
+
+    def count() -> None:
+        try:
+            added = TrailReport.open(url).catch_up()
+        except Exception as exc:  # the dashboard names the problem when it is opened
+            log.warning("the dashboard's tally could not be brought up to date: %s", exc)
+            return
+        if added:
+            log.info("the dashboard's tally now counts %d more audit entries", added)
+
+    threading.Thread(target=count, name="igengine-dashboard-tally", daemon=True).start()
 
 
 def chosen_period(

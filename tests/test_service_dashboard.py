@@ -6,24 +6,28 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_support import break_glass_request, capacity_request, store_url
+from audit_support import break_glass_request, capacity_request, engine, open_trail, store_url
 from fastapi.testclient import TestClient
 from service_support import ADMIN_KEY, CALLER_KEY, settings
 from typer.testing import CliRunner
 
+from igengine import Engine
 from igengine.audit import AuditTrail
 from igengine.cli import app as cli
 from service import create_app
 from service.subject_access import CSV_COLUMNS
 
-__all__ = ["store_url"]  # the fixture, used by name below
+__all__ = ["engine", "store_url"]  # the fixtures, used by name below
 
 
 @pytest.fixture
@@ -253,3 +257,25 @@ def test_a_trail_that_cannot_be_read_is_said_plainly(tmp_path: Path) -> None:
     assert page.status_code == 503
     assert "there is no audit trail at" in page.text and "could not be read" in page.text
     assert "Agreements past or near their review date" in page.text  # from the pack still
+
+
+def test_at_start_the_service_counts_an_existing_trail_for_the_dashboard(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """A trail with entries made before the service started is counted into the dashboard's
+    tally in the background at start, so its first load need not count it."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    with open_trail(url, tmp_path) as trail:
+        for n in range(3):
+            Engine(engine.pack, audit=trail).decide(capacity_request(f"early-{n}"))
+    configured = settings(tmp_path, audit_url=url, hmac_key=tmp_path / "hmac.key", signing_key=None)
+    with TestClient(create_app(configured)):
+        deadline = time.monotonic() + 20
+        counted = 0
+        while counted < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with suppress(sqlite3.Error):
+                tally = sqlite3.connect(tmp_path / "audit.db-report")
+                counted = tally.execute("SELECT counted_to FROM report_state").fetchone()[0]
+                tally.close()
+    assert counted == 3
