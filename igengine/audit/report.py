@@ -174,6 +174,12 @@ def _tallies(rows: Sequence[Row], key: Any) -> list[Tally]:
     return sorted(found, key=lambda t: (-t.total, t.value or ""))
 
 
+def _failed_total(conn: Any, days: str) -> int:
+    """Fail-safe denies counted in the tally so far (it is small: a row per day and kind)."""
+    row = conn.execute(f"SELECT coalesce(sum(decisions), 0) FROM {days} WHERE failed").fetchone()
+    return int(row[0])
+
+
 def _unreadable(exc: Exception) -> AuditError:
     return AuditError(f"the audit trail's decisions could not be counted: {exc}")
 
@@ -195,8 +201,11 @@ class _SqliteTally:
             last = int(head[0])
             if last > done:
                 bounds = (done, last)
+                failed_before = _failed_total(conn, "report_days")
                 conn.execute(_SQLITE_ADD_DAYS.format(entries=self._entries), bounds)
-                conn.execute(_SQLITE_ADD_FAILED.format(entries=self._entries), bounds)
+                # Fail-safe denies are rare: the entries are read again only when some came.
+                if _failed_total(conn, "report_days") > failed_before:
+                    conn.execute(_SQLITE_ADD_FAILED.format(entries=self._entries), bounds)
                 conn.execute("UPDATE report_state SET counted_to = ?", (last,))
             conn.execute("COMMIT")
         except BaseException:
@@ -314,8 +323,12 @@ class _PostgresTally:
             if last <= done:
                 return 0
             bounds = (done, last)
+            failed_before = _failed_total(conn, n["days"])
             conn.execute(_POSTGRES_ADD_DAYS.format(entries=self._entries, **n).encode(), bounds)
-            conn.execute(_POSTGRES_ADD_FAILED.format(entries=self._entries, **n).encode(), bounds)
+            # Fail-safe denies are rare: the entries are read again only when some came.
+            if _failed_total(conn, n["days"]) > failed_before:
+                sql = _POSTGRES_ADD_FAILED.format(entries=self._entries, **n)
+                conn.execute(sql.encode(), bounds)
             conn.execute(f"UPDATE {n['state']} SET counted_to = %s".encode(), (last,))
         return last - done
 
