@@ -43,6 +43,7 @@ from igengine import Engine  # noqa: E402
 from igengine.audit import AuditEntry, AuditTrail  # noqa: E402
 from igengine.audit.entry import ChainRow, decision_body, review_body, timestamp  # noqa: E402
 from igengine.audit.keys import Pseudonymiser  # noqa: E402
+from igengine.audit.store import Tables, pending_sql  # noqa: E402
 from igengine.request import parse_request  # noqa: E402
 from igengine.vocabulary import Purpose, RecordType, Relationship  # noqa: E402
 from service import Settings, create_app  # noqa: E402
@@ -198,6 +199,24 @@ def baseline_times(path: Path, runs: int) -> list[float]:
     return times
 
 
+def pending_times(url: str, path: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds to find the break-glass decisions awaiting review: as the trail finds them
+    (through its reviewable-entries index), and by the shared NOT EXISTS query (baseline)."""
+    found, baseline = [], []
+    for _ in range(runs):
+        with AuditTrail.open(url, create=False) as trail:
+            started = time.perf_counter()
+            pending = trail.pending_reviews()
+            found.append(time.perf_counter() - started)
+        conn = sqlite3.connect(path)
+        started = time.perf_counter()
+        rows = conn.execute(pending_sql(Tables.named("audit_"), "1")).fetchall()
+        baseline.append(time.perf_counter() - started)
+        conn.close()
+        assert len(rows) == len(pending)
+    return found, baseline
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -231,8 +250,15 @@ def main() -> None:
         print(f"trail: {path} ({size:,.0f} MiB, {_count(path):,} entries)")
         first, loads = load_times(url, work, args.loads, args.between)
         baseline = baseline_times(path, args.baseline_runs)
+        pending, pending_baseline = pending_times(url, path, args.baseline_runs)
     print(f"first load (counts all {_entries_word(args)} into the daily tally once): {first:.1f} s")
     report(loads, baseline, args.between)
+    print(
+        f"break-glass decisions awaiting review: {statistics.median(pending) * 1000:.0f} ms "
+        f"(median of {len(pending)}); the shared NOT EXISTS query: "
+        f"{statistics.median(pending_baseline) * 1000:.0f} ms "
+        f"({statistics.median(pending_baseline) / statistics.median(pending):.0f}x)"
+    )
 
 
 def _count(path: Path) -> int:
