@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from igengine import Engine, RequestError, packsign
-from service import api, heap, logs, page, reload
+from service import api, dashboard, heap, logs, page, reload, subject_access
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.bodylimit import BodyLimit, BodyTooLarge, too_large
 from service.decisions import Trail, WatchedTrail, Withheld
@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
         # Under `igengine serve`, join the other workers before serving, so that every
         # policy reload reaches this one too.
         following = await reload.joined_coordinator(state)
+        dashboard.count_ahead(state.settings)
         yield
         if following is not None:
             following.cancel()
@@ -89,6 +90,8 @@ def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
     api.add_decision_routes(app)
     app.include_router(api.router)
     app.include_router(page.router)
+    app.include_router(dashboard.router)
+    app.include_router(subject_access.router)
     _add_error_handlers(app)
     app.add_middleware(BodyLimit)
     _document_request_bodies(app)

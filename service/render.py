@@ -37,7 +37,8 @@ def document(title: str, body: str, *, signed_in: bool = False, csrf: str = "") 
     )
 
 
-def login(error: str = "", *, csrf: str = "") -> str:
+def login(error: str = "", *, csrf: str = "", back: str = "/") -> str:
+    """The sign-in form; `back` is the page signing in leads to (kept in a hidden field)."""
     message = (
         f'<div class="error-summary" role="alert"><h2>There is a problem</h2>'
         f'<p><a href="#key">{escape(error)}</a></p></div>'
@@ -48,7 +49,8 @@ def login(error: str = "", *, csrf: str = "") -> str:
         f"<h1>Sign in</h1>{message}"
         '<form method="post" action="/login" class="stack">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
-        '<div class="field"><label for="key">Access key</label>'
+        + (f'<input type="hidden" name="next" value="{escape(back)}">' if back != "/" else "")
+        + '<div class="field"><label for="key">Access key</label>'
         '<p class="hint" id="key-hint">The key your IG lead or system administrator gave you.</p>'
         '<input id="key" name="key" type="password" autocomplete="current-password" required '
         'aria-describedby="key-hint"></div>'
