@@ -12,12 +12,16 @@ process per core (what `igengine audit verify` does for a long chain).
     .venv/bin/python bench/audit.py --entries 20000 --stores sqlite
 
 A second append row has --processes processes (as service workers) appending to the one trail
-at once, each from --threads threads, all started together; it shows how they take turns.
+at once, each from --threads threads, all started together; it shows how they take turns. A
+third has --tasks tasks on one event loop awaiting `AuditTrail.record_async` (a service worker
+with the trail in its own process): the loop builds the entries while the group-commit thread
+chains and commits them, so the two share one GIL.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import multiprocessing
 import os
@@ -116,6 +120,29 @@ def append(trail: AuditTrail, entries: int, threads: int) -> Appended:
     return Appended(time.perf_counter() - started, [t for part in latencies for t in part])
 
 
+def append_on_a_loop(trail: AuditTrail, entries: int, tasks: int) -> Appended:
+    """`entries` records from `tasks` tasks on one event loop; each latency is one awaited
+    `record_async`."""
+    mix = samples()
+    latencies: list[float] = []
+
+    async def work(share: int) -> None:
+        for number in range(share):
+            request, decision = mix[number % len(mix)]
+            decision = decision.model_copy(update={"decision_id": uuid.uuid4().hex})
+            started = time.perf_counter()
+            await trail.record_async(request, decision)
+            latencies.append(time.perf_counter() - started)
+
+    async def all_tasks() -> None:
+        shares = [entries // tasks + (1 if n < entries % tasks else 0) for n in range(tasks)]
+        await asyncio.gather(*(work(share) for share in shares))
+
+    started = time.perf_counter()
+    asyncio.run(all_tasks())
+    return Appended(time.perf_counter() - started, latencies)
+
+
 def append_in_processes(
     url: str, keys: Path, entries: int, threads: int, processes: int
 ) -> Appended:
@@ -204,6 +231,7 @@ def run(name: str, url: str, keys: Path, args: argparse.Namespace) -> dict[str, 
         rest = args.entries - len(single.latencies)
         bulk = append(trail, rest, args.threads) if rest > 0 else single
         shared = append_in_processes(url, keys, args.process_entries, args.threads, args.processes)
+        looped = append_on_a_loop(trail, args.loop_entries, args.tasks)
         sequential = trail.verify(workers=1)
         report = trail.verify()  # one process per core for a long chain
     finally:
@@ -218,6 +246,9 @@ def run(name: str, url: str, keys: Path, args: argparse.Namespace) -> dict[str, 
         "shared": len(shared.latencies) / shared.seconds,
         "shared_median_ms": statistics.median(shared.latencies) * 1000,
         "shared_p99_ms": percentile(shared.latencies, 0.99) * 1000,
+        "loop": len(looped.latencies) / looped.seconds,
+        "loop_median_ms": statistics.median(looped.latencies) * 1000,
+        "loop_p99_ms": percentile(looped.latencies, 0.99) * 1000,
         "p99_ms": percentile(bulk.latencies, 0.99) * 1000,
         "verify": report.entries / report.seconds,
         "verify_1": sequential.entries / sequential.seconds,
@@ -235,6 +266,12 @@ def run(name: str, url: str, keys: Path, args: argparse.Namespace) -> dict[str, 
         f"{name:<11} {len(shared.latencies):>10,} more from {args.processes} processes x "
         f"{args.threads} threads at once: {result['shared']:>7,.0f}/s, median "
         f"{result['shared_median_ms']:.2f} ms, p99 {result['shared_p99_ms']:.2f} ms",
+        flush=True,
+    )
+    print(
+        f"{name:<11} {len(looped.latencies):>10,} more from {args.tasks} tasks on one event "
+        f"loop (record_async): {result['loop']:>7,.0f}/s, median "
+        f"{result['loop_median_ms']:.2f} ms, p99 {result['loop_p99_ms']:.2f} ms",
         flush=True,
     )
     return result
@@ -264,6 +301,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--process-entries", type=int, default=50_000, help="entries the processes append"
+    )
+    parser.add_argument("--tasks", type=int, default=64, help="tasks on one event loop")
+    parser.add_argument(
+        "--loop-entries", type=int, default=20_000, help="entries the event loop's tasks append"
     )
     parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--postgres", default=POSTGRES_DEFAULT, help="PostgreSQL server URL")

@@ -3,8 +3,10 @@
 Starts the real service (`igengine serve`) in a child process, audit off and then audit on
 (SQLite), and drives it from this process with a light keep-alive HTTP/1.1 load generator at
 1, 16 and 64 concurrent clients. `GET /healthz` at the same concurrency is the baseline: the
-ratio shows what a decision costs over the bare HTTP stack. Bounded: each measurement stops
-after --requests requests or --seconds seconds, whichever comes first.
+ratio shows what a decision costs over the bare HTTP stack. Then the same decisions sent in
+batches of --batch to `POST /v1/decisions/batch`: its rate counts decisions, not calls, and its
+ratio is against single decisions. Bounded: each measurement stops after --requests requests
+or --seconds seconds, whichever comes first.
 
     .venv/bin/python bench/service.py                 # both modes, 2 workers
     .venv/bin/python bench/service.py --workers 1 --requests 5000 --modes sqlite
@@ -83,22 +85,27 @@ class Result:
     # and how much of it was the audit writer process's.
     cpu: float | None = None
     writer_cpu: float | None = None
+    # Decisions per request: more than one for a batch.
+    per_request: int = 1
 
     @property
     def cpu_per_request(self) -> str:
         """Service CPU µs per request: unlike rates, barely moved by other work on the
         machine, so it shows what a change costs even when the cores are shared."""
-        return f"{self.cpu / self.done * 1e6:.0f}" if self.cpu is not None and self.done else "-"
+        if self.cpu is None or not self.done:
+            return "-"
+        return f"{self.cpu / (self.done * self.per_request) * 1e6:.0f}"
 
     @property
     def writer_cpu_per_request(self) -> str:
         if self.writer_cpu is None or not self.done:
             return "-"
-        return f"{self.writer_cpu / self.done * 1e6:.0f}"
+        return f"{self.writer_cpu / (self.done * self.per_request) * 1e6:.0f}"
 
     @property
     def rate(self) -> float:
-        return self.done / self.seconds if self.seconds else 0.0
+        """Decisions (or health checks) per second."""
+        return self.done * self.per_request / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
@@ -107,15 +114,27 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def _post(body: bytes) -> bytes:
+def _post(body: bytes, path: bytes = b"/v1/decisions") -> bytes:
     return (
-        b"POST /v1/decisions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY.encode()
+        b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY.encode()
         + b"\r\nContent-Type: application/json\r\nContent-Length: "
         + str(len(body)).encode() + b"\r\n\r\n" + body
     )  # fmt: skip
 
 
 DECISIONS = [_post(json.dumps(r).encode()) for r in REQUESTS]
+
+
+def batches(size: int) -> list[bytes]:
+    """The same mix of requests, `size` to a call of POST /v1/decisions/batch."""
+    mix = itertools.islice(itertools.cycle(REQUESTS), size * len(REQUESTS))
+    requests = list(mix)
+    return [
+        _post(json.dumps(requests[start : start + size]).encode(), b"/v1/decisions/batch")
+        for start in range(0, len(requests), size)
+    ]
+
+
 HEALTH = [b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"]
 
 
@@ -213,6 +232,7 @@ def measure(
     clients: int,
     limit: int,
     seconds: float,
+    per_request: int = 1,
 ) -> Result:
     port, pid = server
     # A short warm-up on the same connections count, so first-request costs are not counted.
@@ -224,7 +244,7 @@ def measure(
     writer = None
     if writer_after is not None and writer_before is not None:
         writer = writer_after - writer_before
-    return Result(label, clients, done, errors, elapsed, latencies, cpu, writer)
+    return Result(label, clients, done, errors, elapsed, latencies, cpu, writer, per_request)
 
 
 # The command line of `igengine serve`'s audit writer process.
@@ -326,6 +346,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000, help="cap per measurement")
     parser.add_argument("--seconds", type=float, default=8.0, help="time cap per measurement")
     parser.add_argument("--modes", default="off,sqlite", help="audit modes: off, sqlite")
+    parser.add_argument("--batch", type=int, default=20, help="requests per batch call")
     args = parser.parse_args()
     levels = [int(level) for level in args.clients.split(",")]
     print(f"load average at the start (1 min): {os.getloadavg()[0]:.2f}")
@@ -350,12 +371,20 @@ def main() -> None:
                     label = f"decisions, audit {mode}"
                     result = measure(server, label, DECISIONS, clients, args.requests, args.seconds)
                     _print(result, base)
+                    label = f"batches of {args.batch}, {mode}"
+                    calls = max(1, args.requests // args.batch)
+                    payloads = batches(args.batch)
+                    batched = measure(
+                        server, label, payloads, clients, calls, args.seconds, args.batch
+                    )
+                    _print(batched, result)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     print(
-        "ratio = decisions per second / GET /healthz per second at the same concurrency; "
-        "latency is per request, as the client saw it; cpu µs = the service's CPU time per "
-        "request (all its processes), writer = the part of it spent in the audit writer process"
+        "ratio = decisions per second / GET /healthz per second at the same concurrency (for "
+        "batches: / single decisions per second); requests counts calls, per second decisions; "
+        "latency is per call, as the client saw it; cpu µs = the service's CPU time per "
+        "decision (all its processes), writer = the part of it spent in the audit writer process"
     )
     # Other work on the machine shares the same cores: say how busy it was.
     print(

@@ -305,6 +305,22 @@ def serve(
         typer.Option(help="Serve only a pack signed by this Ed25519 key (`igengine pack sign`)."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            help="The service's log lines: text (the default), or json, one object a line "
+            "for log collectors (a line per decision, reload, audit writer restart and audit "
+            "failure; never a person's id or free text).",
+        ),
+    ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Reload the policy pack in every worker when its files change; a pack that "
+            "does not check is not loaded (its problems are logged).",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP service and the frontline page (settings also from IGENGINE_* variables)."""
     from service.run import prepare
@@ -322,6 +338,7 @@ def serve(
         "jwt_issuer": jwt_issuer,
         "jwt_audience": jwt_audience,
         "pack_public_key": pack_public_key,
+        "log_format": log_format,
     }
     try:
         settings = Settings.from_env().with_changes(
@@ -336,7 +353,9 @@ def serve(
         err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     try:
-        run_service(settings, host=host, port=port, workers=workers, log_level=log_level)
+        run_service(
+            settings, host=host, port=port, workers=workers, log_level=log_level, watch=watch
+        )
     except (SettingsError, PackSignatureError) as exc:
         err.print(escape(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None

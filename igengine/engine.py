@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,10 @@ from igengine.vocabulary import Effect, suggest
 
 
 class AuditSink(Protocol):
-    """Where decisions are recorded. `record` must return only once the entry is durable."""
+    """Where an Engine records its decisions, synchronously: `record` returns only once the
+    entry is durable, and raises if it could not be made so (the engine then answers a
+    fail-safe deny). Event-loop callers record at their own edge instead (see
+    `Engine.decide_unrecorded` and `igengine.audit.AuditTrail.record_async`)."""
 
     def record(self, request: Request, decision: Decision) -> None: ...
 
@@ -100,11 +103,8 @@ class Engine:
     def decide(self, request: Request | dict[str, Any]) -> Decision:
         """Decide one request. Raises RequestError (a ValueError) only for a malformed request;
         any failure inside the decision gives a fail-safe deny with `error` set."""
-        parsed = parse_request(request)
         snapshot = self._snapshot
-        _check_organisations(parsed, snapshot.pack)
-        parsed, consent_used = _read_consent(parsed, snapshot.pack)
-        decision = _decide_safely(snapshot, parsed, consent_used)
+        parsed, decision = _decided(snapshot, request)
         if self._audit is not None:
             try:
                 self._audit.record(parsed, decision)
@@ -113,34 +113,80 @@ class Engine:
                 decision = _unrecorded(snapshot.pack, decision, exc)
         return decision
 
+    def decide_unrecorded(self, request: Request | dict[str, Any]) -> tuple[Request, Decision]:
+        """Decide one request without this engine's audit sink, for a caller that records
+        decisions at its own edge (the service awaits its trail's `record_async`) and must
+        not give out a decision before it is recorded. Returns the request as decided, which
+        is what an audit entry holds (a FHIR Consent read into the subject, the raw resource
+        dropped), and the decision. Raises RequestError only for a malformed request."""
+        return _decided(self._snapshot, request)
+
     def decide_many(
-        self, requests: Sequence[Request | dict[str, Any]]
+        self,
+        requests: Sequence[Request | dict[str, Any]],
+        *,
+        until: Callable[[Decision | RequestError], bool] | None = None,
     ) -> list[Decision | RequestError]:
         """Decide up to MAX_BATCH requests against one pack, answering each in its place: its
         Decision, or the RequestError saying what is wrong with that request (the others are
         still decided). Raises RequestError (field `requests`) only when the batch itself is not
         a list or is too long. Each decision is recorded as its own audit entry, all in one
         transaction where the sink has `record_many`; if recording fails every decision of the
-        batch becomes a fail-safe deny."""
-        items = _batch(requests)
+        batch becomes a fail-safe deny.
+
+        With `until`, the batch stops after the first answer for which it is true (AuthZEN's
+        deny_on_first_deny, for one): the answers end there, and the requests after it are
+        neither decided nor recorded."""
         snapshot = self._snapshot
-        answers: list[Decision | RequestError] = []
-        decided: list[tuple[int, Request, Decision]] = []
-        for item in items:
-            try:
-                parsed = parse_request(item)
-                _check_organisations(parsed, snapshot.pack)
-                parsed, consent_used = _read_consent(parsed, snapshot.pack)
-            except RequestError as exc:
-                answers.append(exc)
-                continue
-            decision = _decide_safely(snapshot, parsed, consent_used)
-            decided.append((len(answers), parsed, decision))
-            answers.append(decision)
+        made = self._batch_answers(snapshot, requests, until)
+        answers = [item if isinstance(item, RequestError) else item[1] for item in made]
+        decided = [
+            (index, *item) for index, item in enumerate(made) if not isinstance(item, RequestError)
+        ]
         if self._audit is not None and decided:
             for index, decision in _record_batch(self._audit, snapshot.pack, decided):
                 answers[index] = decision
         return answers
+
+    def decide_many_unrecorded(
+        self,
+        requests: Sequence[Request | dict[str, Any]],
+        *,
+        until: Callable[[Decision | RequestError], bool] | None = None,
+    ) -> list[tuple[Request, Decision] | RequestError]:
+        """`decide_many` without this engine's audit sink, for a caller that records at its
+        own edge (as `decide_unrecorded`): each answer is the (request as decided, decision)
+        pair, or the RequestError saying what is wrong with that request."""
+        return self._batch_answers(self._snapshot, requests, until)
+
+    def _batch_answers(
+        self,
+        snapshot: _Snapshot,
+        requests: Sequence[Request | dict[str, Any]],
+        until: Callable[[Decision | RequestError], bool] | None,
+    ) -> list[tuple[Request, Decision] | RequestError]:
+        """Each batch item's (request, decision), not yet recorded, or its RequestError; stops
+        after the first answer `until` is true of."""
+        answers: list[tuple[Request, Decision] | RequestError] = []
+        for item in _batch(requests):
+            made = self._answer_in_batch(snapshot, item)
+            answers.append(made)
+            if until is not None and until(made if isinstance(made, RequestError) else made[1]):
+                break
+        return answers
+
+    @staticmethod
+    def _answer_in_batch(
+        snapshot: _Snapshot, item: Request | dict[str, Any]
+    ) -> tuple[Request, Decision] | RequestError:
+        """One batch item's (request, decision), not yet recorded, or what is wrong with it."""
+        try:
+            parsed = parse_request(item)
+            _check_organisations(parsed, snapshot.pack)
+            parsed, consent_used = _read_consent(parsed, snapshot.pack)
+        except RequestError as exc:
+            return exc
+        return parsed, _decide_safely(snapshot, parsed, consent_used)
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""
@@ -148,6 +194,14 @@ class Engine:
         snapshot = self._snapshot
         _check_organisations(parsed, snapshot.pack)
         return _matching(snapshot, parsed)
+
+
+def _decided(snapshot: _Snapshot, request: Request | dict[str, Any]) -> tuple[Request, Decision]:
+    """The request as decided (consent read) and its decision, unrecorded."""
+    parsed = parse_request(request)
+    _check_organisations(parsed, snapshot.pack)
+    parsed, consent_used = _read_consent(parsed, snapshot.pack)
+    return parsed, _decide_safely(snapshot, parsed, consent_used)
 
 
 def new_decision_id() -> str:

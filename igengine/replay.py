@@ -17,7 +17,8 @@ from typing import Any
 
 from igengine.audit.entry import AuditEntry, ChainRow
 from igengine.audit.errors import AuditError
-from igengine.audit.store import open_store, redact_url
+from igengine.audit.store import open_store
+from igengine.audit.url import redact_url
 from igengine.diff import Answer
 from igengine.engine import Engine
 from igengine.policy.pack import PolicyPack

@@ -11,30 +11,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from igengine import Engine, RequestError, packsign
-from service import api, heap, page, reload
+from service import api, dashboard, heap, logs, page, reload, subject_access
 from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
+from service.bodylimit import BodyLimit, BodyTooLarge, too_large
 from service.decisions import Trail, WatchedTrail, Withheld
-from service.lane import DecisionLane
 from service.metrics import Metrics
+from service.schemas import add_request_schemas
 from service.settings import Settings, SettingsError
 from service.state import Forbidden, ServiceState, state_of
 
 log = logging.getLogger("igengine.service")
 
 
-def create_app(
-    settings: Settings, *, trail: Trail | None = None, fast_lane: bool = True
-) -> FastAPI:
+def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
     """The service for `settings`. `trail` replaces the one `settings.audit_url` would open
-    (tests use it to make the audit store fail); `fast_lane=False` serves the decision
-    endpoints through FastAPI's own routing (tests check both give the same answers)."""
+    (tests use it to make the audit store fail)."""
     metrics = Metrics()
     verifier = _verifier(settings)
     keys = KeyStore.load(settings.keys_file, settings.extra_admin_hashes)
@@ -48,7 +46,7 @@ def create_app(
     if trail is None:
         log.warning("the audit trail is OFF: decisions are not recorded")
     watch = WatchedTrail(trail, metrics) if trail is not None else None
-    engine = Engine.from_directory(settings.policies, audit=watch)
+    engine = Engine.from_directory(settings.policies)
     if settings.pack_public_key is not None:
         packsign.verify(settings.policies, settings.pack_public_key, engine.pack.version)
     metrics.rules_loaded.set(len(engine.pack.rules))
@@ -69,6 +67,7 @@ def create_app(
         # Under `igengine serve`, join the other workers before serving, so that every
         # policy reload reaches this one too.
         following = await reload.joined_coordinator(state)
+        dashboard.count_ahead(state.settings)
         yield
         if following is not None:
             following.cancel()
@@ -88,16 +87,34 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.igengine = state
+    api.add_decision_routes(app)
     app.include_router(api.router)
     app.include_router(page.router)
+    app.include_router(dashboard.router)
+    app.include_router(subject_access.router)
     _add_error_handlers(app)
-    app.add_middleware(DecisionLane, answer=fast_lane)
+    app.add_middleware(BodyLimit)
+    _document_request_bodies(app)
     return app
+
+
+def _document_request_bodies(app: FastAPI) -> None:
+    """Put the request body models the decision routes name into the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_request_schemas(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory `igengine serve` runs in each worker (settings from IGENGINE_*)."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 def open_trail(settings: Settings) -> Trail:
@@ -137,6 +154,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, _malformed)
     app.add_exception_handler(RequestValidationError, _framework_malformed)
     app.add_exception_handler(Withheld, _withheld)
+    app.add_exception_handler(BodyTooLarge, _too_large)
+
+
+async def _too_large(_request: HttpRequest, exc: Exception) -> Response:
+    assert isinstance(exc, BodyTooLarge)
+    return too_large(exc.limit)
 
 
 async def _unauthenticated(request: HttpRequest, exc: Exception) -> JSONResponse:
@@ -187,7 +210,7 @@ def _malformed_response(request: HttpRequest, errors: list[tuple[str, str]]) -> 
 
 async def _withheld(request: HttpRequest, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Withheld)
-    log.error("decision %s withheld: audit trail write failed: %s", exc.decision_id, exc.reason)
+    # Logged where the write failed (WatchedTrail.durable), for every endpoint and the page.
     return JSONResponse(
         {
             "error": "the audit trail could not be written, so no decision is given: do not "

@@ -1,41 +1,48 @@
 """One decision for the service: the token's requester applied, the engine asked, the audit
 outcome checked. Shared by the JSON API, the AuthZEN endpoint and the page.
 
-The engine turns an audit failure into a fail-safe deny; the service must go further and not
-answer at all (503), because a caller might treat a deny it was never meant to see as final.
-So the audit trail is wrapped, and a decision whose recording failed is withheld.
-
-Decisions run on the event loop and their entries are queued, not waited for by a thread: the
-request awaits its entry's durable commit, so all requests in flight share the trail's group
-commit while no thread sits blocked per request (threads cost more in GIL hand-offs than a
-decision costs to make).
+The audit trail is the service's own edge: the engine decides without recording, and the
+request then awaits `record_async` on the trail, which completes once the entry is durable.
+Requests in flight share the trail's commits (the group commit in this process, or the audit
+writer process under `igengine serve`) while no thread sits blocked per request. A decision
+whose recording failed is withheld (503), not turned into a deny: a caller might treat a deny
+it was never meant to see as final.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import logging
 import time
-from collections import deque
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from igengine import Decision, Engine, Request, RequestError
+from service import logs
 from service.auth import AuthError, Principal
 from service.metrics import Metrics
 
-# Called, from any thread, with None once an entry is durable, or with why it is not.
-Written = Callable[[Exception | None], None]
+log = logging.getLogger("igengine.service")
 
 
 class Trail(Protocol):
-    """What the service needs of an audit trail (igengine.audit.AuditTrail provides it)."""
+    """What the service needs of an audit trail: igengine.audit.AuditTrail in one process,
+    igengine.audit.remote.RemoteTrail under `igengine serve`."""
 
-    def record_soon(
-        self, request: Request, decision: Decision, done: Written, *, decision_json: str | None
-    ) -> None: ...
+    async def record_async(
+        self, request: Request, decision: Decision, *, decision_json: str | None = None
+    ) -> None:
+        """Complete once the entry is durable; raise if it is not."""
+        ...
+
+    async def record_many_async(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        *,
+        decision_jsons: Sequence[str | None] | None = None,
+    ) -> None:
+        """Complete once every entry is durable, all in one transaction; raise if not."""
+        ...
 
     def writable(self) -> bool: ...
 
@@ -52,92 +59,43 @@ class Withheld(Exception):
 
 
 class WatchedTrail:
-    """The engine's audit sink. `record` (called by the engine on the event loop) queues the
-    entry; `durable` then waits for its commit and raises Withheld unless it was written."""
+    """The service's audit trail, with its failures counted and logged."""
 
     def __init__(self, trail: Trail, metrics: Metrics) -> None:
         self._trail = trail
         self._metrics = metrics
-        # decision id → the entry's outcome (None once durable, else why it failed) and the
-        # decision's JSON, which the entry holds and the answer repeats. Only touched on the
-        # event loop's thread.
-        self._waiting: dict[str, tuple[asyncio.Future[str | None], str]] = {}
-        self._inbox: _Inbox | None = None
 
-    def record(self, request: Request, decision: Decision) -> None:
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[str | None] = loop.create_future()
+    async def recorded(self, request: Request, decision: Decision) -> str:
+        """Record the decision; return its JSON (the very text the entry holds) once the
+        entry is durable. Otherwise count the failure and raise Withheld."""
         # Encoded once, for the entry and for the answer: the trail holds what the caller saw.
         text = decision.model_dump_json()
-        self._waiting[decision.decision_id] = (outcome, text)
-        if self._inbox is None or self._inbox.loop is not loop:
-            self._inbox = _Inbox(loop)
-        inbox = self._inbox
         try:
-            self._trail.record_soon(
-                request, decision, lambda error: inbox.deliver(outcome, error), decision_json=text
-            )
+            await self._trail.record_async(request, decision, decision_json=text)
         except Exception as exc:
-            outcome.set_result(_reason(exc))
-            raise
-
-    async def durable(self, decision_id: str) -> str:
-        """Return the decision's JSON once its entry is durable; else count the failure and
-        raise Withheld (also when no entry was queued at all: unrecorded means withheld)."""
-        waiting = self._waiting.pop(decision_id, None)
-        if waiting is None:
-            reason: str | None = "no audit entry was made for it"
-        else:
-            outcome, text = waiting
-            reason = await outcome
-        if reason is not None:
-            self._metrics.audit_failures.inc()
-            raise Withheld(decision_id, reason)
+            raise self._withheld(decision.decision_id, exc) from exc
         return text
 
+    async def recorded_many(self, entries: Sequence[tuple[Request, Decision]]) -> list[str]:
+        """Record a batch's decisions in one transaction; return their JSON, in order, once
+        all are durable. Otherwise count the failure and raise Withheld: none is given out."""
+        texts = [decision.model_dump_json() for _, decision in entries]
+        try:
+            await self._trail.record_many_async(entries, decision_jsons=texts)
+        except Exception as exc:
+            raise self._withheld(entries[0][1].decision_id, exc) from exc
+        return texts
 
-class _Inbox:
-    """Outcomes reported by the writer thread, handed to one event loop a batch at a time:
-    one wake-up of the loop per commit rather than per entry, because each wake-up is a socket
-    write that lets go of the GIL, and the writer can then wait milliseconds to get it back
-    from the busy loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        # Made on the loop's own thread (see WatchedTrail.record).
-        self._loop_thread = threading.get_ident()
-        self._outcomes: deque[tuple[asyncio.Future[str | None], str | None]] = deque()
-        self._wake_scheduled = False
-
-    def deliver(self, outcome: asyncio.Future[str | None], error: Exception | None) -> None:
-        """Called from any thread."""
-        reason = None if error is None else _reason(error)
-        if threading.get_ident() == self._loop_thread:
-            # Already on the loop (the writer process's answers arrive there): settle now,
-            # not a turn of the loop later; under load each turn is milliseconds long.
-            if not outcome.done():
-                outcome.set_result(reason)
-            return
-        # Appended before the flag is read, and `_settle_all` clears the flag before it
-        # drains: an outcome is never left behind.
-        self._outcomes.append((outcome, reason))
-        if self._wake_scheduled:
-            return
-        self._wake_scheduled = True
-        # A loop already closed (shutdown) has nobody left waiting for the answer.
-        with suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._settle_all)
-
-    def _settle_all(self) -> None:
-        self._wake_scheduled = False
-        while self._outcomes:
-            outcome, reason = self._outcomes.popleft()
-            if not outcome.done():
-                outcome.set_result(reason)
-
-
-def _reason(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
+    def _withheld(self, decision_id: str, exc: Exception) -> Withheld:
+        reason = f"{type(exc).__name__}: {exc}"
+        self._metrics.audit_failures.inc()
+        log.error(
+            "decision %s withheld: audit trail write failed: %s",
+            decision_id,
+            reason,
+            extra={"event": "audit_failure", "decision_id": decision_id, "reason": reason},
+        )
+        return Withheld(decision_id, reason)
 
 
 def with_token_requester(body: Any, principal: Principal, *, required: bool) -> Any:
@@ -172,21 +130,67 @@ class Decided:
         return self.decision.model_dump_json()
 
 
+async def decide_many(
+    engine: Engine,
+    watch: WatchedTrail | None,
+    metrics: Metrics,
+    bodies: list[Any],
+    endpoint: str,
+    until: Callable[[Decision | RequestError], bool] | None = None,
+    request_id: str | None = None,
+) -> list[Decided | RequestError]:
+    """Decide and record a batch (see `Engine.decide_many`), each answer in its place; returns
+    once every entry is durable, all in one transaction.
+
+    Raises RequestError if the batch is not a list or is too long, and Withheld if recording
+    failed (then none of the batch is given out)."""
+    started = time.perf_counter()
+    given: list[Decided | RequestError]
+    if watch is None:
+        answers = engine.decide_many(bodies, until=until)
+        given = [a if isinstance(a, RequestError) else Decided(a, None) for a in answers]
+    else:
+        made = engine.decide_many_unrecorded(bodies, until=until)
+        decided = [pair for pair in made if not isinstance(pair, RequestError)]
+        texts = iter(await watch.recorded_many(decided) if decided else [])
+        given = [a if isinstance(a, RequestError) else Decided(a[1], next(texts)) for a in made]
+    elapsed = time.perf_counter() - started
+    # One request id for all of the batch's log lines.
+    request_id = logs.request_id(request_id) if logs.logging_decisions() else None
+    for answer in given:
+        if isinstance(answer, Decided):
+            _count(metrics, answer.decision, endpoint, elapsed)
+            logs.decision_given(
+                answer.decision, endpoint=endpoint, seconds=elapsed, request=request_id
+            )
+    return given
+
+
 async def decide(
     engine: Engine,
     watch: WatchedTrail | None,
     metrics: Metrics,
     body: Any,
     endpoint: str,
+    request_id: str | None = None,
 ) -> Decided:
     """Decide and record one request; returns once its audit entry is durable.
 
     Raises RequestError for a malformed request and Withheld if recording failed."""
     started = time.perf_counter()
-    decision = engine.decide(body)
-    recorded = await watch.durable(decision.decision_id) if watch is not None else None
-    metrics.latency.observe(time.perf_counter() - started)
+    if watch is None:
+        decision, recorded = engine.decide(body), None
+    else:
+        request, decision = engine.decide_unrecorded(body)
+        recorded = await watch.recorded(request, decision)
+    elapsed = time.perf_counter() - started
+    _count(metrics, decision, endpoint, elapsed)
+    logs.decision_given(decision, endpoint=endpoint, seconds=elapsed, request=request_id)
+    return Decided(decision, recorded)
+
+
+def _count(metrics: Metrics, decision: Decision, endpoint: str, seconds: float) -> None:
+    metrics.latency.observe(seconds)
     # A what-if answer (for another time) is counted apart: it permits nothing now.
     effect = "what_if" if decision.what_if else decision.effect.value
     metrics.decisions.labels(effect=effect, endpoint=endpoint).inc()
-    return Decided(decision, recorded)

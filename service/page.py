@@ -20,8 +20,8 @@ from igengine import RequestError
 from igengine.request import parse_request
 from service import questions, render
 from service.auth import Principal
+from service.bodylimit import limited_body
 from service.decisions import Withheld
-from service.lane import limited_body
 from service.state import ServiceState, state_of
 
 router = APIRouter(include_in_schema=False)
@@ -51,16 +51,25 @@ async def stylesheet() -> Response:
     return Response(_CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
+# Where sign-in may lead back to (the IG lead's pages send people to sign in first); any other
+# `next` leads to the frontline page, so a link cannot send someone off the service.
+COMING_BACK = frozenset({"/", "/dashboard", "/subject-access"})
+
+
 @router.get("/login")
 async def login_form(request: HttpRequest) -> Response:
     state = state_of(request)
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    return _login_page(state, nonce)
+    return _login_page(state, nonce, back=request.query_params.get("next", "/"))
 
 
-def _login_page(state: ServiceState, nonce: str, error: str = "", status: int = 200) -> Response:
+def _login_page(
+    state: ServiceState, nonce: str, error: str = "", status: int = 200, back: str = "/"
+) -> Response:
     """The sign-in form, its token bound to the pre-session cookie it (re)sets."""
-    response = _html(render.login(error, csrf=state.sessions.login_token(nonce)), status)
+    csrf = state.sessions.login_token(nonce)
+    back = back if back in COMING_BACK else "/"
+    response = _html(render.login(error, csrf=csrf, back=back), status)
     _set_cookie(response, state, LOGIN_COOKIE, nonce)
     return response
 
@@ -94,9 +103,14 @@ async def login(request: HttpRequest) -> Response:
     if key is None:
         state.metrics.rejected.labels(status="401").inc()
         return _login_page(
-            state, nonce, "That access key is not recognised. Check it and try again.", 401
+            state,
+            nonce,
+            "That access key is not recognised. Check it and try again.",
+            401,
+            back=form.get("next", "/"),
         )
-    response = RedirectResponse("/", status_code=303)
+    back = form.get("next", "/")
+    response = RedirectResponse(back if back in COMING_BACK else "/", status_code=303)
     _set_cookie(response, state, COOKIE, state.sessions.issue(key))
     return response
 
@@ -203,7 +217,7 @@ def _shape_problems(request: dict[str, object]) -> list[tuple[str, str]]:
 
 async def _form(request: HttpRequest) -> dict[str, str]:
     """A url-encoded form body (first value of each field). Raises BodyTooLarge (answered
-    413 by the DecisionLane middleware) past _MAX_FORM, before anything is checked."""
+    413) past _MAX_FORM, before anything is checked."""
     body = await limited_body(request, _MAX_FORM)
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {name: values[0] for name, values in parsed.items() if values}

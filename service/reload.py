@@ -113,7 +113,7 @@ class Staging:
 
 
 def _load(state: ServiceState) -> Engine:
-    engine = Engine.from_directory(state.settings.policies, audit=state.watch)
+    engine = Engine.from_directory(state.settings.policies)
     key = state.settings.pack_public_key
     if key is not None:
         # Checked against the version loaded, so a file changed while loading shows too.
@@ -330,12 +330,16 @@ class ReloadCoordinator:
                 self._join(peer, str(first.get("version")))
                 return
             if op == "reload":
-                with self._lock:
-                    outcome = self._reload()
-                peer.send(outcome)
+                peer.send(self.reload())
         except (OSError, ValueError) as exc:
             log.warning("reload coordinator: a connection failed: %s", exc)
         peer.close()
+
+    def reload(self) -> Message:
+        """Reload every worker now, as an admin's reload does; the outcome: `ok`, `version`
+        (served by every worker after it) and `workers`, or `problems` or `error`."""
+        with self._lock:
+            return self._reload()
 
     def _join(self, peer: _Peer, version: str) -> None:
         with self._lock:

@@ -34,8 +34,11 @@ def _page(template: str, **context: Any) -> str:
     return _TEMPLATES.get_template(template).render(**context)
 
 
-def login(error: str = "", *, csrf: str = "") -> str:
-    return _page("page_login.html", title="Sign in", error=error, csrf=csrf, signed_in=False)
+def login(error: str = "", *, csrf: str = "", back: str = "/") -> str:
+    """The sign-in form; `back` is the page signing in leads to (kept in a hidden field)."""
+    return _page(
+        "page_login.html", title="Sign in", error=error, csrf=csrf, back=back, signed_in=False
+    )
 
 
 def form_page(

@@ -8,6 +8,7 @@ admin key when no keys file is given, the session secret every worker must share
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import secrets
 import shutil
@@ -21,14 +22,19 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from igengine import packsign
-from igengine.audit.store import redact_url
+from igengine.audit.url import redact_url
 from igengine.audit.writer import READY, URL_VARIABLE
 from igengine.policy.validate import load_pack
+from service import logs
 from service.auth import Access, KeyStore, digest, key_entry, new_key
 from service.reload import ReloadCoordinator
 from service.settings import Settings, SettingsError
+from service.watch import PackWatcher
+
+log = logging.getLogger("igengine.service")
 
 
 def prepare(settings: Settings) -> Settings:
@@ -74,11 +80,22 @@ def _show_one_off_key(key: str) -> str:
     )
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    watch: bool = False,
+) -> None:
     """Run until interrupted. Several workers share one audit trail (through one writer
-    process) and one metrics view.
+    process) and one metrics view. With `watch`, the pack is reloaded in every worker when
+    its files change (service/watch.py).
 
-    Raises SettingsError if the audit trail cannot be opened."""
+    Raises SettingsError if the audit trail cannot be opened, or for an unknown log format."""
+    settings = settings.with_changes(log_level=log_level)
+    logs.configure(settings.log_format, log_level)
     with ExitStack() as stack:
         if settings.audit_url is not None:
             writer = stack.enter_context(AuditWriter.started(settings))
@@ -86,6 +103,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: 
         # Policy reloads go through here, so that they reach every worker.
         coordinator = stack.enter_context(ReloadCoordinator.started())
         settings = settings.with_changes(reload_socket=coordinator.path)
+        if watch:
+            stack.enter_context(PackWatcher.started(settings.policies, coordinator.reload))
         if settings.session_store is None:
             # The page's sessions, shared by every worker and ended with this run.
             folder = stack.enter_context(_private_folder("igengine-sessions-"))
@@ -110,6 +129,7 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
         atexit.register(shutil.rmtree, shared, True)
     print(startup_line(settings, host, port), file=sys.stderr)
+    log_config = logs.uvicorn_config(settings.log_format) or LOGGING_CONFIG
     uvicorn.run(
         "service.app:create_app_from_env",
         factory=True,
@@ -122,6 +142,7 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
         server_header=False,
         # httptools, plus a bound on header size and deadlines for slow requests.
         http="service.protocol:GuardedHttpToolsProtocol",
+        log_config=log_config,
     )
 
 
@@ -222,10 +243,11 @@ class AuditWriter:
             code = self._process.wait()
             if self._stopping.wait(1.0):
                 return
-            print(
-                f"igengine: the audit writer stopped (exit code {code}); decisions get 503 "
-                "until it is back; restarting it",
-                file=sys.stderr,
+            log.warning(
+                "the audit writer stopped (exit code %s); decisions get 503 until it is "
+                "back; restarting it",
+                code,
+                extra={"event": "audit_writer_restart", "exit_code": code},
             )
             with self._replacing:
                 if self._stopping.is_set():
@@ -233,7 +255,11 @@ class AuditWriter:
                 try:
                     self._process = self._start()
                 except SettingsError as exc:
-                    print(f"igengine: {exc}; trying again", file=sys.stderr)
+                    log.error(
+                        "%s; trying again",
+                        exc,
+                        extra={"event": "audit_writer_restart_failed", "error": str(exc)},
+                    )
 
     def stop(self) -> None:
         """Stop the writer (it signs a final checkpoint) and close the socket."""

@@ -20,7 +20,8 @@ import pytest
 from igengine import Engine
 from igengine.audit import AuditTrail
 from igengine.audit.entry import chain_hash
-from igengine.audit.store import Tables, parse_url
+from igengine.audit.sql import Tables
+from igengine.audit.url import parse_url
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

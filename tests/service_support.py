@@ -10,15 +10,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from fastapi.testclient import TestClient
 
 from igengine import Decision, Request
-from service import Settings
+from service import Settings, create_app
 from service.auth import Access, digest, key_entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,24 @@ def capacity_request(**subject: Any) -> dict[str, Any]:
         "purpose": "direct_care",
         "record_type": "capacity_assessment",
         "subject": subject or {"relationship": "care_team"},
+    }
+
+
+def authzen_request(**context: Any) -> dict[str, Any]:
+    """The same question as an AuthZEN evaluation (`context` replaces the default facts)."""
+    return {
+        "subject": {
+            "type": "user",
+            "id": "staff-0042",
+            "properties": {"role": "social_worker", "organisation": "NGCC"},
+        },
+        "action": {"name": "direct_care"},
+        "resource": {
+            "type": "capacity_assessment",
+            "id": "doc-17",
+            "properties": {"holder": "RNG"},
+        },
+        "context": context or {"relationship": "care_team", "subject_id": "9434765919"},
     }
 
 
@@ -56,6 +76,18 @@ def settings(tmp_path: Path, **changes: Any) -> Settings:
     return base.with_changes(**changes)
 
 
+@pytest.fixture
+def trail() -> FakeTrail:
+    """A fake audit trail a test can make fail (import this fixture by name)."""
+    return FakeTrail()
+
+
+@pytest.fixture
+def client(tmp_path: Path, trail: FakeTrail) -> TestClient:
+    """The service (in this process) recording into `trail`."""
+    return TestClient(create_app(settings(tmp_path), trail=trail))
+
+
 class FakeTrail:
     """Stands in for igengine.audit.AuditTrail where a test needs the store to fail."""
 
@@ -71,21 +103,18 @@ class FakeTrail:
         with self._lock:
             self.entries.append((request, decision))
 
-    def record_soon(
-        self,
-        request: Request,
-        decision: Decision,
-        done: Callable[[Exception | None], None],
-        *,
-        decision_json: str | None = None,
+    async def record_async(
+        self, request: Request, decision: Decision, *, decision_json: str | None = None
     ) -> None:
-        # Like the real trail, a write failure is reported through `done`, not raised.
-        try:
-            self.record(request, decision)
-        except OSError as exc:
-            done(exc)
-            return
-        done(None)
+        # Like the real trail: completes once written, raises if it could not be.
+        self.record(request, decision)
+
+    async def record_many_async(self, entries: Any, *, decision_jsons: Any = None) -> None:
+        # One transaction: all of the batch is kept, or none of it.
+        if self.failing:
+            raise OSError("disk I/O error (the test made the audit store fail)")
+        with self._lock:
+            self.entries.extend(entries)
 
     def writable(self) -> bool:
         return not self.failing
@@ -116,7 +145,7 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(
-    settings: Settings, *, workers: int = 1, log: Path | None = None
+    settings: Settings, *, workers: int = 1, log: Path | None = None, options: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The real service, started as users start it (`igengine serve`, so with the audit on,
     its writer process too), in a child process; yields its base URL and process."""
@@ -125,7 +154,7 @@ def running_service(
     command = [
         sys.executable, "-m", "igengine.cli", "serve", "--policies", str(settings.policies),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning",
+        "--log-level", "warning", *options,
     ]  # fmt: skip
     out = log.open("wb") if log else subprocess.DEVNULL
     # Its own process group, so a test can kill the supervisor and all workers at once.

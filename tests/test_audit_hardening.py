@@ -4,10 +4,13 @@ command lines and logs, and readiness that follows the writes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 from audit_support import POLICIES, capacity_request, engine
 
 from igengine import Engine
-from igengine.audit import AuditTrail
+from igengine.audit import AuditTrail, AuditWriteError
 from igengine.audit.store import CheckpointDue, open_store
 
 __all__ = ["engine"]  # fixtures used by name below
@@ -60,6 +63,48 @@ def test_the_library_trail_fails_closed_while_its_store_raises_and_recovers_afte
     report = trail.verify()
     trail.close()
     assert report.ok and report.entries == 2
+
+
+def test_record_async_completes_once_the_entry_is_durable_and_raises_when_it_is_not(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """The event-loop contract: awaited, the entry is already in the store (another
+    connection reads it); while the store is down the await raises instead of completing."""
+    store = _FailingOnce(f"sqlite:///{tmp_path}/audit.db")
+    trail = AuditTrail(store, pseudonymiser=None, signing_key=None, checkpoint_every=1000)
+    request, decision = engine.decide_unrecorded(capacity_request())
+
+    async def record_twice() -> tuple[int, str]:
+        await trail.record_async(request, decision)
+        stored = store.last_seq()  # read on a connection of its own, the moment it completes
+        store.down = True
+        with pytest.raises(AuditWriteError, match="_StoreDown") as refused:
+            await trail.record_async(request, decision)
+        return stored, str(refused.value)
+
+    stored, _ = asyncio.run(record_twice())
+    trail.close()
+    assert stored == 1
+    reopened = AuditTrail.open(f"sqlite:///{tmp_path}/audit.db", create=False)
+    try:
+        assert [entry.decision_id for entry in reopened.query()] == [decision.decision_id]
+    finally:
+        reopened.close()
+
+
+def test_the_store_interface_and_the_workers_side_load_no_back_end_nor_the_writer() -> None:
+    """Opening a store goes through the registry of back ends; a service worker's side of the
+    writer does not load the writer process's module (only the wire format they share)."""
+    probe = (
+        "import sys, igengine.audit.store, igengine.audit.remote; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('igengine.audit'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "igengine.audit.store" in loaded and "igengine.audit.remote" in loaded
+    for kept_out in ("sqlite", "postgres", "writer"):
+        assert f"igengine.audit.{kept_out}" not in loaded
 
 
 def test_a_new_keys_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -180,7 +225,7 @@ def test_the_database_password_is_not_on_the_writers_command_line_nor_in_the_log
     ],
 )
 def test_store_urls_are_printed_without_their_password(url: str, shown: str) -> None:
-    from igengine.audit.store import redact_url
+    from igengine.audit.url import redact_url
 
     assert redact_url(url) == shown
 

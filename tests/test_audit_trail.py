@@ -32,8 +32,9 @@ from typer.testing import CliRunner
 from igengine import Engine
 from igengine.audit import AuditError, AuditTrail
 from igengine.audit.entry import timestamp
+from igengine.audit.sql import QUERY_COLUMNS
 from igengine.audit.sqlite import _extract
-from igengine.audit.store import QUERY_COLUMNS, parse_url
+from igengine.audit.url import parse_url
 from igengine.cli import app
 
 __all__ = ["engine", "store_url"]  # fixtures used by name below

@@ -72,15 +72,18 @@ async def record_all(
     remotes: list[RemoteTrail], decisions: list[tuple[Request, Decision]]
 ) -> list[Exception | None]:
     """Record every decision, taking the remotes in turn as workers would; the outcomes."""
-    loop = asyncio.get_running_loop()
-    outcomes: list[asyncio.Future[Exception | None]] = []
+
+    async def outcome(remote: RemoteTrail, request: Request, decision: Decision) -> None:
+        await remote.record_async(request, decision)
+
+    outcomes: list[asyncio.Task[None]] = []
     for number, (request, decision) in enumerate(decisions):
-        outcome: asyncio.Future[Exception | None] = loop.create_future()
-        remotes[number % len(remotes)].record_soon(request, decision, outcome.set_result)
-        outcomes.append(outcome)
+        remote = remotes[number % len(remotes)]
+        outcomes.append(asyncio.ensure_future(outcome(remote, request, decision)))
         if number % 7 == 0:
             await asyncio.sleep(0)  # let some go out in separate writes
-    return list(await asyncio.gather(*outcomes))
+    answers = await asyncio.gather(*outcomes, return_exceptions=True)
+    return [answer if isinstance(answer, Exception) else None for answer in answers]
 
 
 def test_entries_from_several_workers_are_committed_and_each_is_answered(
@@ -147,7 +150,7 @@ def test_an_unreachable_writer_refuses_at_once(engine: Engine, tmp_path: Path) -
     [(request, decision)] = decided(engine, 1)
 
     async def record() -> None:
-        remote.record_soon(request, decision, lambda _: None)
+        await remote.record_async(request, decision)
 
     with pytest.raises(AuditWriteError, match=r"cannot reach the audit writer at .*nobody\.sock"):
         asyncio.run(record())
@@ -193,7 +196,7 @@ def test_the_service_withholds_decisions_while_its_writer_is_unreachable(
     assert client.get("/readyz").status_code == 503
 
 
-def _writer_pid(supervisor: int) -> int:
+def writer_pid(supervisor: int) -> int:
     # Each thread lists the children it started (the watchdog thread starts a replacement).
     tasks = Path(f"/proc/{supervisor}/task").iterdir()
     children = [child for task in tasks for child in (task / "children").read_text().split()]
@@ -213,7 +216,7 @@ def test_a_writer_killed_under_a_running_service_is_restarted_and_loses_nothing(
     answered: dict[str, str] = {}
     statuses: set[int] = set()
     with running_service(configured, log=tmp_path / "service.log") as (base, process):
-        first = _writer_pid(process.pid)
+        first = writer_pid(process.pid)
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 20
         with httpx.Client(base_url=base, trust_env=False, timeout=5.0) as client:
@@ -228,7 +231,7 @@ def test_a_writer_killed_under_a_running_service_is_restarted_and_loses_nothing(
                         break
                 else:
                     time.sleep(0.05)
-        assert _writer_pid(process.pid) != first
+        assert writer_pid(process.pid) != first
     assert statuses <= {200, 503} and len(answered) >= 20
     trail = AuditTrail.open(audit, hmac_key_path=tmp_path / "hmac.key", create=False)
     try:
@@ -252,3 +255,50 @@ def test_entries_a_stuck_writer_never_answers_are_given_up_after_the_timeout(
     assert all(isinstance(outcome, AuditWriteError) for outcome in outcomes)
     assert all("no answer within 0.3 s" in str(outcome) for outcome in outcomes)
     assert 0.3 <= waited < 3
+
+
+def test_a_batch_sent_among_single_entries_is_committed_in_one_transaction(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's batch (one frame) is never split across the writer's transactions, even
+    when it arrives among enough single entries to fill one; it is answered once, for all."""
+    trail = open_trail(f"sqlite:///{tmp_path}/audit.db", tmp_path)
+    path = tmp_path / "writer.sock"
+    made = decided(engine, 99)
+    singles, batch = made[:95], made[95:]
+    key = pseudonymiser(tmp_path / "hmac.key")
+    transactions: list[str] = []
+    real_append = trail.append_many
+
+    def counted(bodies: list[str]) -> list[int]:
+        transactions.append("".join(bodies))
+        return real_append(bodies)
+
+    monkeypatch.setattr(trail, "append_many", counted)
+    # Small transactions, so that the batch lands where one ends.
+    monkeypatch.setattr("igengine.audit.writer.MAX_BATCH", 10)
+
+    async def send_all() -> list[BaseException | None]:
+        remote = RemoteTrail(path, key)
+        sending: list[asyncio.Task[None]] = []
+        for number, (request, decision) in enumerate(singles):
+            sending.append(asyncio.create_task(remote.record_async(request, decision)))
+            if number == 8:
+                sending.append(asyncio.create_task(remote.record_many_async(batch)))
+        gathered = asyncio.gather(*sending, return_exceptions=True)
+        return list(await asyncio.wait_for(gathered, 10))
+
+    try:
+        with writer_for(trail, path):
+            outcomes = asyncio.run(send_all())
+        assert outcomes == [None] * (len(singles) + 1)
+        # Ten frames a transaction, and the batch of four (one frame) all in one of them.
+        batch_ids = [decision.decision_id for _, decision in batch]
+        [holding] = [text for text in transactions if batch_ids[0] in text]
+        assert all(decision_id in holding for decision_id in batch_ids)
+        assert len(transactions) >= 10
+        assert trail.verify().ok
+        recorded = {entry.decision_id for entry in trail.query(limit=200)}
+        assert {decision.decision_id for _, decision in batch} <= recorded
+    finally:
+        trail.close()

@@ -11,7 +11,7 @@ from typing import Any
 import packs
 import pytest
 from fastapi.testclient import TestClient
-from service_support import CALLER_KEY, FakeTrail, capacity_request, settings
+from service_support import CALLER_KEY, FakeTrail, capacity_request, client, settings, trail
 from typer.testing import CliRunner
 
 from igengine import Decision, Engine, Request, RequestError
@@ -23,14 +23,8 @@ CALLER = {"X-API-Key": CALLER_KEY, "Content-Type": "application/json"}
 DEEP = "[" * 1000 + "]" * 1000
 
 
-@pytest.fixture
-def trail() -> FakeTrail:
-    return FakeTrail()
-
-
-@pytest.fixture(params=[True, False], ids=["fast lane", "fastapi routes"])
-def client(request: pytest.FixtureRequest, tmp_path: Path, trail: FakeTrail) -> TestClient:
-    return TestClient(create_app(settings(tmp_path), trail=trail, fast_lane=request.param))
+# Fixtures used by name below.
+__all__ = ["client", "trail"]
 
 
 def _authzen(**context: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import re
 import shutil
 import threading
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +16,27 @@ import httpx
 import pytest
 from audit_support import Tamper
 from fastapi.testclient import TestClient
-from service_support import ADMIN_KEY, CALLER_KEY, POLICIES, FakeTrail, capacity_request, settings
+from service_support import (
+    ADMIN_KEY,
+    CALLER_KEY,
+    POLICIES,
+    FakeTrail,
+    capacity_request,
+    client,
+    settings,
+    trail,
+)
+from service_support import authzen_request as _authzen
 
 from service import create_app
-from service.lane import MAX_BODY_BYTES
+from service.bodylimit import MAX_BODY_BYTES
 
 CALLER = {"X-API-Key": CALLER_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
-@pytest.fixture
-def trail() -> FakeTrail:
-    return FakeTrail()
-
-
-@pytest.fixture(params=[True, False], ids=["fast lane", "fastapi routes"])
-def client(request: pytest.FixtureRequest, tmp_path: Path, trail: FakeTrail) -> TestClient:
-    # Every endpoint test runs with and without the decision fast lane: both must agree.
-    return TestClient(create_app(settings(tmp_path), trail=trail, fast_lane=request.param))
+# Fixtures used by name below.
+__all__ = ["client", "trail"]
 
 
 def test_a_permit_in_the_contract_shape_recorded_before_it_is_returned(
@@ -138,7 +140,7 @@ def test_a_body_far_larger_than_any_request_is_refused_unread(
 
 
 def test_a_decision_body_sent_in_chunks_is_abandoned_past_the_limit(tmp_path: Path) -> None:
-    # No declared length: the lane counts what it reads and stops at the limit.
+    # No declared length: what arrives is counted, and reading stops at the limit.
     client = TestClient(create_app(settings(tmp_path), trail=FakeTrail()))
     pieces = iter([b" " * (MAX_BODY_BYTES // 2)] * 3)
     response = client.post("/v1/decisions", content=pieces, headers=CALLER)
@@ -168,23 +170,6 @@ def test_readyz_and_healthz(client: TestClient) -> None:
     assert ready.status_code == 200
     assert ready.json()["checks"]["audit"] == "writable"
     assert ready.json()["checks"]["policies"].startswith("loaded (sha256:")
-
-
-def _authzen(**context: Any) -> dict[str, Any]:
-    return {
-        "subject": {
-            "type": "user",
-            "id": "staff-0042",
-            "properties": {"role": "social_worker", "organisation": "NGCC"},
-        },
-        "action": {"name": "direct_care"},
-        "resource": {
-            "type": "capacity_assessment",
-            "id": "doc-17",
-            "properties": {"holder": "RNG"},
-        },
-        "context": context or {"relationship": "care_team", "subject_id": "9434765919"},
-    }
 
 
 def test_authzen_permit_carries_the_explanation_in_context(
@@ -369,35 +354,30 @@ def test_closing_the_service_closes_the_trail(tmp_path: Path) -> None:
 
 
 class LateTrail(FakeTrail):
-    """Reports each write from another thread a little after the decision is made, as the
-    real trail's writer thread does; `refuse` makes queueing itself fail (a closed trail)."""
+    """Reports each write a little after the decision is made, as the real trail's writer
+    does; `refuse` makes recording fail at once (a closed trail)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refuse = False
 
-    def record_soon(
-        self,
-        request: Any,
-        decision: Any,
-        done: Callable[[Exception | None], None],
-        *,
-        decision_json: str | None = None,
+    async def record_async(
+        self, request: Any, decision: Any, *, decision_json: str | None = None
     ) -> None:
         if self.refuse:
             raise RuntimeError("the audit trail is closed")
-        error = OSError("disk I/O error at commit") if self.failing else None
-        if error is None:
-            self.record(request, decision)
-        threading.Timer(0.05, done, args=(error,)).start()
+        failing = self.failing
+        await asyncio.sleep(0.05)
+        if failing:
+            raise OSError("disk I/O error at commit")
+        self.record(request, decision)
 
 
-@pytest.mark.parametrize("fast_lane", [True, False], ids=["fast lane", "fastapi routes"])
 def test_a_decision_waits_for_its_entry_and_is_withheld_if_the_write_fails_later(
-    tmp_path: Path, fast_lane: bool
+    tmp_path: Path,
 ) -> None:
     trail = LateTrail()
-    client = TestClient(create_app(settings(tmp_path), trail=trail, fast_lane=fast_lane))
+    client = TestClient(create_app(settings(tmp_path), trail=trail))
     written = client.post("/v1/decisions", json=capacity_request(), headers=CALLER)
     assert written.status_code == 200
     assert [decision.decision_id for _, decision in trail.entries] == [
@@ -462,3 +442,46 @@ def test_the_answer_given_is_the_decision_the_trail_holds_word_for_word(tmp_path
     for answer, body in zip(answers, bodies, strict=True):
         assert f'"decision":{answer},' in body
         assert json.loads(body)["decision"] == json.loads(answer)
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/v1/decisions", {"requester", "holder", "purpose", "record_type", "subject"}),
+        ("/access/v1/evaluation", {"subject", "action", "resource", "context"}),
+    ],
+)
+def test_the_openapi_document_describes_each_decision_body_and_answer(
+    client: TestClient, path: str, fields: set[str]
+) -> None:
+    """Schema-driven clients learn the request's fields and codes, not just 'object'."""
+    document = client.get("/openapi.json").json()
+    operation = document["paths"][path]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    body = _resolved(document, schema)
+    assert fields <= set(body["properties"])
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    answer_fields = set(_resolved(document, answer)["properties"])
+    assert {"decision", "context"} <= answer_fields or {"effect", "legal_basis"} <= answer_fields
+    if path == "/v1/decisions":
+        purpose = _resolved(document, body["properties"]["purpose"])
+        assert "direct_care" in purpose["enum"]
+
+
+def test_the_authzen_schema_accepts_what_the_endpoint_accepts_and_names_its_facts(
+    client: TestClient,
+) -> None:
+    from service import authzen
+    from service.schemas import AuthZenContext, EvaluationRequest
+
+    # The documented context keys are the ones the endpoint reads, no more and no fewer.
+    assert set(AuthZenContext.model_fields) == set(authzen.CONTEXT_KEYS)
+    body = _authzen(relationship="care_team", subject_id="9434765919", has_capacity=False)
+    EvaluationRequest.model_validate(body)
+    assert client.post("/access/v1/evaluation", json=body, headers=CALLER).status_code == 200

@@ -202,3 +202,24 @@ def test_settings_survive_the_trip_through_the_environment(tmp_path: Path) -> No
     assert Settings.from_env({"IGENGINE_AUDIT_URL": ""}).audit_url is None
     with pytest.raises(SettingsError, match="IGENGINE_CHECKPOINT_EVERY"):
         Settings.from_env({"IGENGINE_CHECKPOINT_EVERY": "often"})
+
+
+def test_a_setting_left_out_in_code_is_read_from_its_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IGENGINE_SIGN_EVERY", "9")
+    monkeypatch.setenv("IGENGINE_EXTRA_ADMIN_HASHES", f"{'a' * 64},{'b' * 64}")
+    monkeypatch.setenv("IGENGINE_AUDIT_WITNESS", "")
+    configured = Settings(policies=tmp_path, checkpoint_every=7)
+    assert (configured.sign_every, configured.checkpoint_every) == (9, 7)
+    assert configured.extra_admin_hashes == ("a" * 64, "b" * 64)
+    assert configured.audit_witness is None and configured.policies == tmp_path
+
+
+def test_a_bad_setting_is_refused_naming_its_variable_however_it_is_given(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(SettingsError, match="IGENGINE_CHECKPOINT_EVERY: '0'"):
+        settings(tmp_path).with_changes(checkpoint_every=0)
+    with pytest.raises(SettingsError, match="IGENGINE_JWT_REQUIRED: 'maybe'"):
+        Settings.from_env({"IGENGINE_JWT_REQUIRED": "maybe"})

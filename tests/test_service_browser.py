@@ -7,8 +7,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from service_support import CALLER_KEY, ROOT, running_service, settings
+from service_support import ADMIN_KEY, CALLER_KEY, ROOT, capacity_request, running_service, settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -215,3 +216,97 @@ def test_the_api_docs_list_the_operations_with_no_internet(browser: Browser, bas
     page.goto(base_url + "/redoc")
     expect(page.get_by_role("heading", name="Decide one sharing request")).to_be_visible()
     assert elsewhere == []
+
+
+SCREENS = Path("/work/screens")
+
+
+def _save(page: Page, name: str) -> None:
+    """A full-page screenshot in test-artifacts/ (and /work/screens/ where that exists)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    if SCREENS.is_dir():
+        page.screenshot(path=str(SCREENS / name), full_page=True)
+
+
+def _record_decisions(base_url: str) -> None:
+    """What the wards asked today: two permits and a deny for direct care (two people), and
+    a nurse's break-glass access to one person's GP summary."""
+    asked = [
+        capacity_request(id="9434765919", relationship="care_team"),
+        capacity_request(id="4010232137", relationship="care_team"),
+        capacity_request(id="9434765919", relationship="none"),
+        {
+            "requester": {"role": "ward_nurse", "organisation": "RNG", "id": "wn-3"},
+            "holder": {"organisation": "NG001"},
+            "purpose": "emergency_care",
+            "record_type": "gp_summary",
+            "subject": {"has_capacity": False, "id": "9434765919"},
+            "justification": "unconscious in ED, need current medication",
+        },
+    ]
+    for body in asked:
+        answer = httpx.post(
+            base_url + "/v1/decisions", json=body, headers={"X-API-Key": CALLER_KEY},
+            trust_env=False,
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+
+
+def _sign_in_as_ig_lead(page: Page, base_url: str, where: str) -> None:
+    page.goto(base_url + where)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Access key").fill(ADMIN_KEY)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_the_ig_lead_reads_the_dashboard_and_records_a_review(
+    browser: Browser, base_url: str
+) -> None:
+    _record_decisions(base_url)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    _sign_in_as_ig_lead(page, base_url, "/dashboard")
+    expect(page.get_by_role("heading", name="Information governance dashboard")).to_be_visible()
+    purposes = page.get_by_role("table", name="Decisions by purpose")
+    # A screen reader reads each row whole: purpose, permitted, denied, total.
+    expect(purposes.get_by_role("row", name="direct care 2 1 3", exact=True)).to_be_visible()
+    expect(page.get_by_role("table", name="Decisions by the requester's sector")).to_contain_text(
+        "social care"
+    )
+    expect(page.locator("svg.chart").first).to_be_visible()
+    _save(page, "dashboard.png")
+
+    review = page.get_by_role("article")
+    expect(review).to_contain_text("unconscious in ED, need current medication")
+    review.get_by_label("Reviewer (your name and role)").fill("A. Patel, IG lead")
+    review.get_by_label("What the review found").fill("Justified: patient unconscious in ED.")
+    review.get_by_label("What the review found").focus()
+    _save(page, "review.png")
+    review.get_by_role("button", name="Record review").click()
+    expect(page.get_by_role("status")).to_contain_text("The review was recorded as audit entry 5")
+    expect(
+        page.get_by_role("heading", name="Break-glass decisions awaiting review (0)")
+    ).to_be_visible()
+
+
+def test_the_ig_lead_finds_who_has_asked_about_a_person(browser: Browser, base_url: str) -> None:
+    _record_decisions(base_url)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    _sign_in_as_ig_lead(page, base_url, "/subject-access")
+    expect(page.get_by_role("heading", name="Who has asked about this person?")).to_be_visible()
+    page.get_by_label("The person's identifier").fill("943 476 5919")
+    page.keyboard.press("Enter")  # the form is sent from the keyboard
+    expect(page.get_by_role("heading", name="3 decisions about this person")).to_be_visible()
+    rows = page.get_by_role("table", name="Decisions about this person").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(2)).to_contain_text("Permitted (emergency access)")
+    expect(rows.nth(1)).to_contain_text("Denied")
+    _save(page, "subject-access.png")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download as CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("recorded_at_utc,decision_id,requester_id") and len(lines) == 4
+    page.get_by_role("button", name="Letter-ready summary").click()
+    expect(page.get_by_role("heading", name="Requests for information about you")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("staff asked about your information 3 times")
+    _save(page, "subject-access-letter.png")

@@ -5,6 +5,12 @@
                             signing_key_path=Path("audit/signing.key"))
     engine = Engine.from_directory("policies", audit=trail)
 
+The engine records through `trail.record`, which returns once the entry is durable. Code on an
+event loop records at its own edge instead, without blocking the loop:
+
+    request, decision = engine.decide_unrecorded(body)
+    await trail.record_async(request, decision)  # completes once durable, else AuditWriteError
+
 Stores: SQLite (embedded, zero set-up) and PostgreSQL (several instances, one trail).
 """
 

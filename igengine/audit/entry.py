@@ -47,21 +47,10 @@ def canonical(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
-# hashlib lets go of the GIL while hashing 2,048 bytes or more at once. The group-commit writer
-# thread hashes every entry (a few microseconds each); letting go there hands the GIL to a busy
-# thread of the same process (an event loop recording through an in-process trail), and getting
-# it back can take the whole switch interval (5 ms), once per entry. Fed in smaller pieces,
-# the hash is the same and the writer keeps the GIL.
-_GIL_KEEPING_PIECE = 2047
-
-
 def chain_hash(seq: int, prev_hash: str, body: str) -> str:
     """The entry hash; `body` is the body's text exactly as stored (see the module docstring)."""
-    text = memoryview(f'{{"body":{body},"prev_hash":"{prev_hash}","seq":{seq}}}'.encode())
-    digest = hashlib.sha256()
-    for start in range(0, len(text), _GIL_KEEPING_PIECE):
-        digest.update(text[start : start + _GIL_KEEPING_PIECE])
-    return digest.hexdigest()
+    text = f'{{"body":{body},"prev_hash":"{prev_hash}","seq":{seq}}}'.encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def timestamp(moment: datetime) -> str:

@@ -19,7 +19,7 @@ import psycopg
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.entry import ChainRow, Head, link
 from igengine.audit.errors import AuditError
-from igengine.audit.store import (
+from igengine.audit.sql import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
     INDEXED,
@@ -27,10 +27,6 @@ from igengine.audit.store import (
     PROBE_ENTRY_SQL,
     QUERY_COLUMNS,
     ROWS_SQL,
-    CheckpointDue,
-    Filter,
-    Location,
-    Signer,
     Tables,
     by_decision_sql,
     checkpoint_from,
@@ -38,6 +34,8 @@ from igengine.audit.store import (
     pending_sql,
     select_sql,
 )
+from igengine.audit.store import CheckpointDue, Filter, Signer
+from igengine.audit.url import Location
 from igengine.audit.verify import StoredRow
 
 Connection = psycopg.Connection[tuple[Any, ...]]

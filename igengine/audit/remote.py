@@ -1,11 +1,17 @@
 """A service worker's side of the audit writer process (see `igengine.audit.writer`).
 
 The worker builds each entry itself (pseudonymised with the trail's key, canonical JSON) and
-sends it down the writer's socket without waiting; the writer's answer arrives on the event
-loop and settles the entry's callback. No thread is involved, so nothing competes with the
-event loop for the GIL. If the writer cannot be reached, or the connection is lost before an
-entry was answered, that entry counts as not written: its decision is withheld, never given
-out unrecorded.
+sends it down the writer's Unix socket; `record_async` completes when the writer answers that
+the entry is durable. The connection is an asyncio transport on the worker's own event loop,
+so no thread competes with the loop for the GIL. If the writer cannot be reached, or the
+connection is lost before an entry was answered, that entry counts as not written: its
+decision is withheld, never given out unrecorded.
+
+Why a transport and its protocol rather than asyncio streams or `multiprocessing.connection`:
+the writer answers in order, so one `data_received` settles every answer of one read without a
+reader task between them, and entries made in one turn of the loop go out in one write.
+`multiprocessing.connection` blocks, so it would need a thread per worker (the GIL hand-offs
+the writer process exists to avoid).
 """
 
 from __future__ import annotations
@@ -13,19 +19,17 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
+from igengine.audit import wire
 from igengine.audit.entry import decision_body
 from igengine.audit.errors import AuditWriteError
 from igengine.audit.keys import Pseudonymiser
-from igengine.audit.writer import frame, frames
 from igengine.decision import Decision
 from igengine.request import Request
-
-# Called with None once the entry is durable, or with the AuditWriteError saying why not.
-Done = Callable[[Exception | None], None]
 
 CONNECT_TIMEOUT = 2.0
 # An entry the writer has not answered within this long is given up (with every other one on
@@ -35,8 +39,8 @@ ANSWER_TIMEOUT = 10.0
 
 
 class RemoteTrail:
-    """Records decisions through the writer process listening at `path`. `record_soon` is
-    for one event loop's thread; `writable` may be called from any thread."""
+    """Records decisions through the writer process listening at `path`. `record_async` is
+    for one event loop at a time; `writable` may be called from any thread."""
 
     def __init__(
         self,
@@ -48,32 +52,39 @@ class RemoteTrail:
         self._answer_timeout = answer_timeout
         self._pseudonymiser = pseudonymiser
         self.description = f"the audit writer at {path}"
-        self._sock: socket.socket | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._unread = bytearray()
-        self._unsent = bytearray()
-        self._flush_due = False
-        self._waiting_for_room = False
-        # The entries sent and not yet answered, oldest first (answers come in the order the
-        # entries were sent): when each was sent, and its callback.
-        self._waiting: deque[tuple[float, Done]] = deque()
-        self._overdue_check: asyncio.TimerHandle | None = None
+        self._connection: _Connection | None = None
+        self._connecting: asyncio.Future[_Connection] | None = None
         self._closed = False
 
-    def record_soon(
-        self, request: Request, decision: Decision, done: Done, *, decision_json: str | None = None
+    async def record_async(
+        self, request: Request, decision: Decision, *, decision_json: str | None = None
     ) -> None:
-        """Send one decision's entry; `done` is called on the event loop once the writer has
-        answered. Raises AuditWriteError at once if it cannot even be sent. `decision_json`:
-        see `decision_body`."""
+        """Record one decision; completes once the writer has answered that its entry is
+        durable. Raises AuditWriteError if it was not (or may not have been) written: the
+        writer refused it, could not be reached, or did not answer. `decision_json`: see
+        `decision_body`."""
         now = datetime.now(UTC)
         body = decision_body(request, decision, self._pseudonymiser, now, decision_json)
-        self._connected()
-        assert self._loop is not None
-        self._waiting.append((self._loop.time(), done))
-        if self._overdue_check is None:
-            self._overdue_check = self._loop.call_later(self._answer_timeout, self._check_overdue)
-        self._send(frame(body.encode()))
+        connection = await self._connected()
+        await connection.send(body.encode())
+
+    async def record_many_async(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        *,
+        decision_jsons: Sequence[str | None] | None = None,
+    ) -> None:
+        """Record a batch's decisions as one frame, which the writer commits in one
+        transaction (all durable, or none); completes once the writer has answered that they
+        are, and raises AuditWriteError as `record_async` does."""
+        now = datetime.now(UTC)
+        jsons = decision_jsons or [None] * len(entries)
+        bodies = [
+            decision_body(req, dec, self._pseudonymiser, now, text)
+            for (req, dec), text in zip(entries, jsons, strict=True)
+        ]
+        connection = await self._connected()
+        await connection.send(wire.batch_payload(bodies))
 
     def writable(self) -> bool:
         """Ask the writer, on a connection of its own, whether the store can be written."""
@@ -81,117 +92,142 @@ class RemoteTrail:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
                 probe.settimeout(CONNECT_TIMEOUT)
                 probe.connect(str(self._path))
-                probe.sendall(frame(b""))
-                return _read_frame(probe) == b"+0"
+                probe.sendall(wire.frame(wire.PROBE))
+                return _read_frame(probe) == wire.WRITABLE
         except OSError:
             return False
 
     def close(self) -> None:
         self._closed = True
-        self._lost(AuditWriteError("the audit trail is closed"))
+        if self._connection is not None:
+            self._connection.lose(AuditWriteError("the audit trail is closed"))
 
-    def _connected(self) -> socket.socket:
-        if self._sock is not None:
-            return self._sock
+    async def _connected(self) -> _Connection:
+        """The open connection on this event loop, made (once, however many ask) if needed."""
         if self._closed:
             raise AuditWriteError("the audit trail is closed")
         loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection = self._connection
+        if connection is not None and connection.open and connection.loop is loop:
+            return connection
+        if self._connecting is None or self._connecting.get_loop() is not loop:
+            self._connecting = asyncio.ensure_future(self._connect(loop))
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        finally:
+            if connecting.done() and self._connecting is connecting:
+                self._connecting = None
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         try:
             # A Unix socket connects at once or not at all; the timeout only bounds a writer
             # whose backlog is full.
-            sock.settimeout(CONNECT_TIMEOUT)
-            sock.connect(str(self._path))
-            sock.setblocking(False)
-        except OSError as exc:
-            sock.close()
-            raise AuditWriteError(f"cannot reach the audit writer at {self._path}: {exc}") from exc
-        loop.add_reader(sock.fileno(), self._on_readable)
-        self._sock, self._loop = sock, loop
-        return sock
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                _, connection = await loop.create_unix_connection(
+                    lambda: _Connection(loop, self._answer_timeout), str(self._path)
+                )
+        except (OSError, TimeoutError) as exc:
+            reason = exc if str(exc) else type(exc).__name__
+            raise AuditWriteError(
+                f"cannot reach the audit writer at {self._path}: {reason}"
+            ) from exc
+        self._connection = connection
+        return connection
 
-    def _send(self, data: bytes) -> None:
-        # Entries made in one turn of the event loop go out in one write, after it: one
-        # system call (and one wake-up of the writer) for all of them.
-        self._unsent += data
-        if not self._flush_due and self._loop is not None:
-            self._flush_due = True
-            self._loop.call_soon(self._flush)
+
+class _Connection(asyncio.Protocol):
+    """One connection to the writer. Answers come in the order entries were sent, so each
+    settles the oldest entry still waiting."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, answer_timeout: float) -> None:
+        self.loop = loop
+        self.open = False
+        self._answer_timeout = answer_timeout
+        self._transport: asyncio.Transport | None = None
+        self._unread = bytearray()
+        self._unsent = bytearray()
+        # The entries sent and not yet answered, oldest first: when each was sent, and the
+        # future its caller awaits.
+        self._waiting: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._overdue_check: asyncio.TimerHandle | None = None
+        self._lost: AuditWriteError | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not subclasses of asyncio.Transport, only alike.
+        self._transport = cast(asyncio.Transport, transport)
+        self.open = True
+
+    def send(self, payload: bytes) -> asyncio.Future[None]:
+        """Send one entry; the future completes when the writer says it is durable, or fails
+        with AuditWriteError."""
+        answered: asyncio.Future[None] = self.loop.create_future()
+        if self._lost is not None:
+            answered.set_exception(self._lost)
+            return answered
+        self._waiting.append((self.loop.time(), answered))
+        if self._overdue_check is None:
+            self._overdue_check = self.loop.call_later(self._answer_timeout, self._check_overdue)
+        # Entries made in one turn of the event loop go out in one write, after it: one system
+        # call (and one wake-up of the writer) for all of them.
+        if not self._unsent:
+            self.loop.call_soon(self._flush)
+        self._unsent += wire.frame(payload)
+        return answered
 
     def _flush(self) -> None:
-        self._flush_due = False
-        sock = self._sock
-        if sock is None or not self._unsent:
-            return
-        try:
-            sent = sock.send(self._unsent)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            self._lost(exc)
-            return
-        del self._unsent[:sent]
-        assert self._loop is not None
-        if self._unsent and not self._waiting_for_room:
-            self._loop.add_writer(sock.fileno(), self._flush)
-            self._waiting_for_room = True
-        elif not self._unsent and self._waiting_for_room:
-            self._loop.remove_writer(sock.fileno())
-            self._waiting_for_room = False
-
-    def _on_readable(self) -> None:
-        sock = self._sock
-        if sock is None:
-            return
-        try:
-            data = sock.recv(1 << 16)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._lost(exc)
-            return
-        if not data:
-            self._lost(ConnectionError("the audit writer closed the connection"))
-            return
-        self._unread += data
-        for answer in frames(self._unread):
-            _, done = self._waiting.popleft()
-            if answer.startswith(b"+"):
-                done(None)
-            else:
-                done(AuditWriteError(answer[1:].decode(errors="replace")))
-
-    def _check_overdue(self) -> None:
-        self._overdue_check = None
-        if not self._waiting or self._loop is None:
-            return
-        waited = self._loop.time() - self._waiting[0][0]
-        if waited >= self._answer_timeout:
-            self._lost(TimeoutError(f"no answer within {self._answer_timeout:g} s"))
-            return
-        self._overdue_check = self._loop.call_later(
-            self._answer_timeout - waited, self._check_overdue
-        )
-
-    def _lost(self, error: Exception) -> None:
-        """Drop the connection; every entry not yet answered counts as not written (it may
-        have been, but its decision was never given out, which is the safe side)."""
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            if self._loop is not None:
-                self._loop.remove_reader(sock.fileno())
-                self._loop.remove_writer(sock.fileno())
-            sock.close()
-        self._unread.clear()
+        if self._transport is not None and self._unsent and self._lost is None:
+            self._transport.write(bytes(self._unsent))
         self._unsent.clear()
-        self._waiting_for_room = False
-        waiting, self._waiting = self._waiting, deque()
-        reason = error if isinstance(error, AuditWriteError) else None
+
+    def data_received(self, data: bytes) -> None:
+        self._unread += data
+        for answer in wire.frames(self._unread):
+            if not self._waiting:
+                self.lose(AuditWriteError("the audit writer answered an entry never sent"))
+                return
+            _, answered = self._waiting.popleft()
+            if answered.done():  # its caller was cancelled
+                continue
+            reason = wire.refusal(answer)
+            if reason is None:
+                answered.set_result(None)
+            else:
+                answered.set_exception(AuditWriteError(reason))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        cause = exc or ConnectionError("the audit writer closed the connection")
+        self.lose(AuditWriteError(f"lost the audit writer before it answered: {cause}"))
+
+    def lose(self, error: AuditWriteError) -> None:
+        """Drop the connection; every entry not yet answered counts as not written (it may
+        have been, but its decision is never given out, which is the safe side)."""
+        self.open = False
+        if self._lost is None:
+            self._lost = error
         if self._overdue_check is not None:
             self._overdue_check.cancel()
             self._overdue_check = None
-        for _, done in waiting:
-            done(reason or AuditWriteError(f"lost the audit writer before it answered: {error}"))
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.abort()
+        waiting, self._waiting = self._waiting, deque()
+        for _, answered in waiting:
+            if not answered.done():
+                answered.set_exception(self._lost)
+
+    def _check_overdue(self) -> None:
+        self._overdue_check = None
+        if not self._waiting:
+            return
+        waited = self.loop.time() - self._waiting[0][0]
+        if waited >= self._answer_timeout:
+            stuck = TimeoutError(f"no answer within {self._answer_timeout:g} s")
+            self.lose(AuditWriteError(f"lost the audit writer before it answered: {stuck}"))
+            return
+        self._overdue_check = self.loop.call_later(
+            self._answer_timeout - waited, self._check_overdue
+        )
 
 
 def _read_frame(sock: socket.socket) -> bytes:
@@ -202,5 +238,5 @@ def _read_frame(sock: socket.socket) -> bytes:
         if not chunk:
             raise ConnectionError("the audit writer closed the connection")
         unread += chunk
-        for answer in frames(unread):
+        for answer in wire.frames(unread):
             return answer

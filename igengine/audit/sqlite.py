@@ -24,7 +24,7 @@ from pathlib import Path
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.entry import ChainRow, Head, link
 from igengine.audit.errors import AuditError, AuditWriteError
-from igengine.audit.store import (
+from igengine.audit.sql import (
     CHECKPOINT_COLUMNS,
     HEAD_SQL,
     LAST_SQL,
@@ -32,17 +32,14 @@ from igengine.audit.store import (
     QUERY_COLUMNS,
     REVIEWABLE,
     ROWS_SQL,
-    CheckpointDue,
-    Filter,
-    Location,
-    Signer,
     Tables,
     by_decision_sql,
     checkpoint_from,
     checkpoint_values,
-    pending_sql,
     select_sql,
 )
+from igengine.audit.store import CheckpointDue, Filter, Signer
+from igengine.audit.url import Location
 from igengine.audit.verify import StoredRow
 
 MAX_RETRIES = 100
@@ -217,7 +214,7 @@ class SqliteStore:
         return self._fetch(sql, [*params, limit])
 
     def pending_reviews(self) -> list[ChainRow]:
-        return self._fetch(pending_sql(self._tables, "1"), [])
+        return self._fetch(_pending_sql(self._tables), [])
 
     def by_decision(self, decision_id: str, *, reviewable: bool = True) -> list[ChainRow]:
         return self._fetch(by_decision_sql(self._tables, "?", "1", reviewable), [decision_id])
@@ -266,6 +263,19 @@ class SqliteStore:
 def _extract(paths: tuple[tuple[str, ...], ...]) -> str:
     found = [f"json_extract(body, '$.{'.'.join(path)}')" for path in paths]
     return found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
+
+
+def _pending_sql(tables: Tables) -> str:
+    """Break-glass decisions with no review, found through the reviewable-entries index alone:
+    a decision is pending when it is the only reviewable entry with its id. (The shared
+    NOT EXISTS form makes SQLite read every entry: ten seconds on a million.)"""
+    reviewable = REVIEWABLE.format(true="1")
+    return (
+        f"SELECT seq, prev_hash, entry_hash, body FROM {tables.entries} "
+        f"WHERE decision_id IN (SELECT decision_id FROM {tables.entries} WHERE {reviewable} "
+        "GROUP BY decision_id HAVING count(*) = 1) "
+        "AND break_glass = 1 AND kind = 'decision' ORDER BY seq"
+    )
 
 
 @contextmanager

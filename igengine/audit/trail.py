@@ -7,10 +7,13 @@ with the trail's key, and the whole chain checked by `verify`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -83,6 +86,8 @@ class AuditTrail:
         # Held by whoever uses the store's write connection: the writer, probes, checkpoints.
         self._store_lock = threading.Lock()
         self._closed = False
+        # Hands `record_async`'s outcomes to its event loop (made on the loop's thread).
+        self._inbox: _Inbox | None = None
         self._commit = GroupCommit(
             self._append_signed,
             self._store_lock,
@@ -156,32 +161,53 @@ class AuditTrail:
         pseudonym = self._pseudonymiser
         self.append_many([decision_body(req, dec, pseudonym, now) for req, dec in entries])
 
-    def record_soon(
-        self,
-        request: Request,
-        decision: Decision,
-        done: Callable[[Exception | None], None],
-        *,
-        decision_json: str | None = None,
+    async def record_async(
+        self, request: Request, decision: Decision, *, decision_json: str | None = None
     ) -> None:
-        """Queue one decision without waiting for it. `done` is called, from the trail's writer
-        thread, with None once the entry is durably committed, or with the AuditWriteError
-        saying why it was not; until then the decision must not be given out. Raises
-        AuditWriteError at once if the entry cannot even be queued (no pseudonymisation key
-        for a named person, trail closed). `decision_json`: see `decision_body`."""
+        """Record one decision from an event loop without blocking it; completes only once
+        the entry is durably committed (it shares the group commit with every other caller).
+        Raises AuditWriteError if it could not be (the caller must then withhold the
+        decision). `decision_json`: see `decision_body`."""
         now = datetime.now(UTC)
         body = decision_body(request, decision, self._pseudonymiser, now, decision_json)
+        loop = asyncio.get_running_loop()
+        if self._inbox is None or self._inbox.loop is not loop:
+            self._inbox = _Inbox(loop)
+        inbox = self._inbox
+        committed: asyncio.Future[None] = loop.create_future()
         failure = self._commit.failure
 
         def written(seq: int | None, error: BaseException | None) -> None:
-            done(None if seq is not None else failure(error))
+            inbox.deliver(committed, None if seq is not None else failure(error))
 
         self._commit.submit_soon(body, written)
+        await committed
+
+    async def record_many_async(
+        self,
+        entries: Sequence[tuple[Request, Decision]],
+        *,
+        decision_jsons: Sequence[str | None] | None = None,
+    ) -> None:
+        """Record a batch's decisions from an event loop, each its own entry, in one
+        transaction (all durable, or none); completes once they are committed. Raises
+        AuditWriteError if they could not be (then none was). `decision_jsons`: see
+        `decision_body`."""
+        now = datetime.now(UTC)
+        jsons = decision_jsons or [None] * len(entries)
+        bodies = [
+            decision_body(req, dec, self._pseudonymiser, now, text)
+            for (req, dec), text in zip(entries, jsons, strict=True)
+        ]
+        # A batch is one transaction of its own, outside the group commit of single entries,
+        # written on a worker thread so the caller's event loop stays free meanwhile.
+        await asyncio.to_thread(self.append_many, bodies)
 
     def append_many(self, bodies: Sequence[str]) -> list[int]:
-        """Append canonical bodies made elsewhere (a service worker's `decision_body`) in one
-        durable transaction, from this thread; returns their sequence numbers. For the
-        service's writer process, which batches its workers' entries itself."""
+        """Append bodies built elsewhere in one durable transaction, from this thread; returns
+        their sequence numbers once committed. Not a way of recording of its own: it is the
+        audit writer process's half of `RemoteTrail.record_async` (the workers build the
+        bodies with `decision_body` and the writer batches them itself)."""
         if self._closed:
             raise AuditWriteError(f"the audit trail ({self.description}) is closed")
         with self._store_lock:
@@ -448,6 +474,41 @@ class AuditTrail:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Inbox:
+    """Outcomes from the group-commit thread, handed to one event loop a commit at a time: one
+    wake-up of the loop per commit, not per entry. Each wake-up is a socket write that lets go
+    of the GIL, and the writer thread can then wait milliseconds to get it back from the busy
+    loop, once per entry."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._outcomes: deque[tuple[asyncio.Future[None], AuditWriteError | None]] = deque()
+        self._wake_due = False
+
+    def deliver(self, committed: asyncio.Future[None], error: AuditWriteError | None) -> None:
+        """Called from the group-commit thread."""
+        # Appended before the flag is read, and `_settle_all` clears the flag before it
+        # drains: an outcome is never left behind.
+        self._outcomes.append((committed, error))
+        if self._wake_due:
+            return
+        self._wake_due = True
+        # A loop already closed (shutdown) has nobody left waiting for the answer.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._settle_all)
+
+    def _settle_all(self) -> None:
+        self._wake_due = False
+        while self._outcomes:
+            committed, error = self._outcomes.popleft()
+            if committed.done():  # its caller was cancelled
+                continue
+            if error is None:
+                committed.set_result(None)
+            else:
+                committed.set_exception(error)
 
 
 def _check_pseudonym_key(store: Store, pseudonymiser: keys.Pseudonymiser, path: Path) -> None:

@@ -8,10 +8,7 @@ body (pseudonymised, encoded) and send it down a Unix socket; this process chain
 whatever has arrived from all of them in one transaction, then answers each entry with its
 sequence number. A worker still gives out a decision only once that answer has come back.
 
-Frames on the socket, both ways: a 4-byte big-endian length, then that many bytes.
-- worker → writer: an entry body (UTF-8), or an empty frame: "is the store writable?"
-- writer → worker, one per frame and in the same order: `+<seq>` once the entry is durable
-  (`+0` answers a probe), or `-<reason>` if it is not.
+The frames on the socket are described in `igengine.audit.wire`.
 
 Started by `igengine serve` (service/run.py), which owns the socket and stops this process
 after its workers; it exits by itself if the service dies.
@@ -24,17 +21,16 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from igengine.audit import wire
 from igengine.audit.commit import MAX_BATCH
 from igengine.audit.errors import AuditError, AuditWriteError
 from igengine.audit.trail import DEFAULT_SIGN_EVERY_SECONDS, AuditTrail
 
-LENGTH = struct.Struct(">I")
 # A socket's answers must be read within this long, or it is dropped (its entries are already
 # durable; only the worker that stopped reading loses its answers, and gives out nothing).
 SEND_TIMEOUT = 5.0
@@ -43,23 +39,6 @@ PARENT_CHECK_SECONDS = 1.0
 READY = b"igengine audit writer ready\n"
 # The environment variable the store URL arrives in.
 URL_VARIABLE = "IGENGINE_AUDIT_URL"
-
-
-def frame(payload: bytes) -> bytes:
-    return LENGTH.pack(len(payload)) + payload
-
-
-def frames(buffer: bytearray) -> Iterator[bytes]:
-    """Take every complete frame off the front of `buffer` (what is left is a partial one)."""
-    start = 0
-    while len(buffer) - start >= LENGTH.size:
-        (size,) = LENGTH.unpack_from(buffer, start)
-        end = start + LENGTH.size + size
-        if end > len(buffer):
-            break
-        yield bytes(buffer[start + LENGTH.size : end])
-        start = end
-    del buffer[:start]
 
 
 @dataclass(eq=False)  # compared and hashed by identity: a closed socket's number is reused
@@ -131,7 +110,7 @@ class Writer:
             self._drop(connection)
             return []
         connection.unread += data
-        return list(frames(connection.unread))
+        return list(wire.frames(connection.unread))
 
     def _drop(self, connection: _Connection) -> None:
         fd = connection.sock.fileno()
@@ -140,15 +119,17 @@ class Writer:
             connection.sock.close()
 
     def answer(self, arrived: list[tuple[_Connection, bytes]]) -> None:
-        """Commit the entries among `arrived` (in batches), then answer every frame in order."""
+        """Commit the entries among `arrived` (in batches), then answer every frame in order.
+        A batch frame is never split between transactions."""
         replies: dict[_Connection, list[bytes]] = {}
         for start in range(0, len(arrived), MAX_BATCH):
             batch = arrived[start : start + MAX_BATCH]
-            outcomes = self._commit([body for _, body in batch if body])
+            carried = [wire.entries(body) if body else [] for _, body in batch]
+            outcomes = self._commit([entry for entries in carried for entry in entries])
             probe = self._probe() if any(not body for _, body in batch) else b""
-            for connection, body in batch:
-                outcome = next(outcomes) if body else probe
-                replies.setdefault(connection, []).append(frame(outcome))
+            for (connection, body), carried_entries in zip(batch, carried, strict=True):
+                outcome = wire.joined([next(outcomes) for _ in carried_entries]) if body else probe
+                replies.setdefault(connection, []).append(wire.frame(outcome))
         for connection, answers in replies.items():
             if self._connections.get(connection.sock.fileno()) is not connection:
                 continue  # gone: its worker withholds those decisions
@@ -157,20 +138,22 @@ class Writer:
             except OSError:
                 self._drop(connection)
 
-    def _commit(self, bodies: list[bytes]) -> Iterator[bytes]:
+    def _commit(self, bodies: list[str]) -> Iterator[bytes]:
         if not bodies:
             return iter(())
         try:
-            seqs = self._trail.append_many([body.decode() for body in bodies])
+            seqs = self._trail.append_many(bodies)
         except Exception as exc:
             # append_many words its own failures; anything else is named by its type.
             worded = isinstance(exc, AuditWriteError)
             reason = str(exc) if worded else f"{type(exc).__name__}: {exc}"
-            return iter([f"-{reason}".encode()] * len(bodies))
-        return (b"+%d" % seq for seq in seqs)
+            return iter([wire.refused(reason)] * len(bodies))
+        return (wire.written(seq) for seq in seqs)
 
     def _probe(self) -> bytes:
-        return b"+0" if self._trail.writable() else b"-the audit store cannot be written"
+        if self._trail.writable():
+            return wire.WRITABLE
+        return wire.refused("the audit store cannot be written")
 
     def close(self) -> None:
         for connection in list(self._connections.values()):
