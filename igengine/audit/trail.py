@@ -270,16 +270,20 @@ class AuditTrail:
         if self._witness_path is None or head.seq <= self._witnessed:
             return
         try:
+            # Read from the store the first time only; a store that fails just after the
+            # commit is handled as a witness file that cannot be written.
             chain = self._first_hash()
-            assert chain is not None, "a signed head covers at least entry 1"
+            if chain is None:
+                raise OSError(f"the store holds no entry 1 for a head at entry {head.seq}")
             witness.append(self._witness_path, head, chain)
-        except OSError as exc:
+        except Exception as exc:
             # Entries up to the head are committed; the callers are told they were not
             # (their decisions are withheld) and the head is written with the next one.
             self._unsigned_since = time.monotonic()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise AuditWriteError(
                 f"the signed head could not be written to the witness file "
-                f"{self._witness_path}: {exc.strerror or exc}"
+                f"{self._witness_path}: {reason}"
             ) from exc
         self._witnessed = head.seq
 
