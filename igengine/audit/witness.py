@@ -13,7 +13,8 @@ Each line also names the chain its head was signed for (the hash of the chain's 
 two trails that share a signing key, and with it the file beside it, cannot be mistaken for one
 another: a trail refuses to open, and verify fails saying so, when the file holds another
 chain's heads (lines written before heads were labelled name no chain and are taken as the
-trail's own).
+trail's own). The label is not signed: changing it can only make a trail refuse the file or
+fail verify, never let a chain pass that the signed heads would fail.
 """
 
 from __future__ import annotations
@@ -117,8 +118,10 @@ def _label(line: bytes) -> str | None:
     except ValueError:
         return None
     label = fields.get("chain") if isinstance(fields, dict) else None
+    if label is None or isinstance(label, str):
+        return label
     # A label that is not text is still a claim about another chain: it never equals a hash.
-    return None if label is None else str(label) if isinstance(label, str) else repr(label)
+    return repr(label)
 
 
 def _parsed(line: bytes) -> Checkpoint | None:
