@@ -2,7 +2,8 @@
 
 The digest (tests/equivalence.digest) was recorded from the engine before the vocabulary moved
 into the pack (policies/vocabulary.yaml); test_equivalence.py checks today's engine still gives
-the same answers. Regenerate only on purpose: `python -m tests.equivalence > tests/equivalence.digest`.
+the same answers. Regenerate only on purpose:
+`python -m tests.equivalence > tests/equivalence.digest`.
 
 The codes below are the shipped pack's, written out so the requests do not depend on the engine
 under test.
@@ -87,11 +88,15 @@ def _targets(policies: Path) -> list[dict[str, list[str]]]:
 
 
 def _listed(value: Any) -> list[str]:
-    return [] if value is None else [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _in_sectors(sectors: list[str], parties: list[str]) -> list[str]:
-    return [code for code in parties if code in SECTORS and (not sectors or SECTORS[code] in sectors)]
+    return [
+        code for code in parties if code in SECTORS and (not sectors or SECTORS[code] in sectors)
+    ]
 
 
 def requests(
