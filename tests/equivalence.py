@@ -148,13 +148,15 @@ def requests(
 
 
 def answer(decision: dict[str, Any]) -> dict[str, Any]:
-    """What must not change: effect, decisive rules, legal basis, obligations, would_permit_if."""
+    """What must not change: effect, decisive rules, legal basis, obligations, would_permit_if
+    (the changes as a set: their order follows the order the vocabulary lists its facts)."""
+    changes = [json.dumps(c, sort_keys=True) for c in decision["would_permit_if"]]
     return {
         "effect": decision["effect"],
         "decisive": [r["id"] for r in decision["rules"] if r["role"] == "decisive"],
         "legal_basis": decision["legal_basis"],
         "obligations": decision["obligations"],
-        "would_permit_if": decision["would_permit_if"],
+        "would_permit_if": sorted(changes),
     }
 
 
