@@ -76,12 +76,20 @@ def test_an_unknown_fact_type_is_an_error_naming_the_types(tmp_path: Path) -> No
     assert re.search(r"\.\.\. and \d+ references to it", str(error))
 
 
+_OBJECTION = "    default: false\n    own_choice: true\n    # A refusal"
+_CONSENT = "    default: none\n    assumed: no recorded"
+_AGE = "    default: null\n    maximum: 130"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "field", "words"),
     [
-        ("    default: false\n    own_choice: true\n    # A refusal", "    default: 'no'\n    own_choice: true\n    # A refusal", "person[1].default", "'no' is not true or false"),
-        ("    default: none\n    assumed: no recorded", "    default: maybe\n    assumed: no recorded", "person[2].default", "'maybe' is not a choice of 'consent'; valid values: explicit, refused, none"),
-        ("    default: null\n    maximum: 130", "    default: 200\n    maximum: 130", "person[5].default", "200 is out of range; write a whole number from 0 to 130"),
+        (_OBJECTION, _OBJECTION.replace("false", "'no'", 1), "person[1].default",
+         "'no' is not true or false"),
+        (_CONSENT, _CONSENT.replace("none", "maybe", 1), "person[2].default",
+         "'maybe' is not a choice of 'consent'; valid values: explicit, refused, none"),
+        (_AGE, _AGE.replace("null", "200"), "person[5].default",
+         "200 is out of range; write a whole number from 0 to 130"),
     ],
 )  # fmt: skip
 def test_a_default_not_of_its_type_is_an_error_at_its_line(
@@ -218,8 +226,10 @@ def test_an_unknown_fact_and_a_bad_choice_name_the_field_and_valid_values() -> N
 def test_the_cli_exits_2_for_a_code_the_pack_does_not_have() -> None:
     result = CliRunner().invoke(
         app,
-        ["decide", "--role", "paramedic", "--org", "NGCC", "--holder", "RNG"]
-        + ["--purpose", "direct_care", "--record", "care_plan"],
+        [
+            *("decide", "--role", "paramedic", "--org", "NGCC", "--holder", "RNG"),
+            *("--purpose", "direct_care", "--record", "care_plan"),
+        ],
     )
     assert result.exit_code == 2
     assert "requester.role" in result.output and "'paramedic' is not a valid code" in result.output
