@@ -30,14 +30,8 @@ _JUSTIFIED_WORDS = "a justification is recorded"
 
 def _suggestions(vocabulary: Vocabulary) -> dict[str, list[tuple[Any, str]]]:
     """Changes worth suggesting, by request field, with the words for each: the values each
-    fact's `suggest:` lists. The person's own choices (`own_choice:`) are never among them."""
-    found = {
-        f"subject.{fact.name}": [(s.value, s.words) for s in fact.suggest]
-        for fact in vocabulary.person.values()
-        if fact.suggest and not fact.own_choice
-    }
-    found["justification"] = [(_JUSTIFICATION, _JUSTIFIED_WORDS)]
-    return found
+    fact's `suggest:` lists (never the person's own choices), and a justification."""
+    return {**vocabulary.suggestions, "justification": [(_JUSTIFICATION, _JUSTIFIED_WORDS)]}
 
 
 def legal_basis(outcome: Outcome) -> list[LegalBasis]:
