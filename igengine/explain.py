@@ -142,9 +142,7 @@ def assumed(
     relied = {vocabulary.fact_of(name) for rule in rules for name in rule.conditions}
     relied |= {name for change in changes for name in change}
     return [
-        fact.assumed
-        for fact in vocabulary.person.values()
-        if fact.assumed and f"subject.{fact.name}" in relied and fact.name not in given
+        words for name, field, words in vocabulary.assumed if field in relied and name not in given
     ]
 
 

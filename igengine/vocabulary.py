@@ -192,8 +192,23 @@ class Vocabulary:
 
     def label(self, kind: str, code: str) -> str:
         """The plain-English words for a code (the code as words when it has no label)."""
-        term = getattr(self, kind).get(code)
-        return term.words if isinstance(term, Term) else code.replace("_", " ")
+        found = self._labels[kind].get(code)
+        return code.replace("_", " ") if found is None else found
+
+    @cached_property
+    def _labels(self) -> dict[str, dict[str, str]]:
+        return {
+            kind: {code: term.words for code, term in getattr(self, kind).items()}
+            for kind in ("sectors", "roles", "record_types", "purposes")
+        }
+
+    @cached_property
+    def assumed(self) -> tuple[tuple[str, str, str], ...]:
+        """For each fact with words for its assumed default: its name, its request field and
+        those words."""
+        return tuple(
+            (f.name, f"subject.{f.name}", f.assumed) for f in self.person.values() if f.assumed
+        )
 
     @cached_property
     def conditions(self) -> dict[str, tuple[Fact, str]]:
