@@ -366,14 +366,17 @@ def person_facts(request: Request, vocabulary: Vocabulary) -> dict[str, Any]:
     (the pack's default where the request gives none). A number the request does not give is
     -1 with `<name>_known` false, so no bound matches it. A fact `implied_by` another is true
     when that one has the value given (a refusal of consent counts as an objection)."""
-    given = request.subject.facts()
-    facts: dict[str, Any] = {"role": request.requester.role}
-    for name, default in vocabulary.matched:
-        facts[name] = given.get(name, default)
-    for name, known_name, default in vocabulary.numbers:
-        value = given.get(name, default)
+    # Defaults first, then what the request gives (check_request lets only declared facts in).
+    facts: dict[str, Any] = {
+        "role": request.requester.role,
+        **vocabulary.defaults,
+        **request.subject.facts(),
+    }
+    for name, known_name in vocabulary.numbers:
+        value = facts[name]
         facts[known_name] = value is not None
-        facts[name] = -1 if value is None else value
+        if value is None:
+            facts[name] = -1
     facts["justified"] = request.justified
     _imply(facts, vocabulary)
     return facts

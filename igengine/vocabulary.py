@@ -240,19 +240,15 @@ class Vocabulary:
         return {f.name: (f.type, frozenset(f.codes)) for f in self.person.values()}
 
     @cached_property
-    def matched(self) -> tuple[tuple[str, Any], ...]:
-        """The yes-or-no and choice facts, each with its default: the matcher reads them as
-        they are."""
-        return tuple((f.name, f.default) for f in self.person.values() if f.type != "number")
+    def defaults(self) -> dict[str, Any]:
+        """Each fact's default, by name."""
+        return {f.name: f.default for f in self.person.values()}
 
     @cached_property
-    def numbers(self) -> tuple[tuple[str, str, Any], ...]:
-        """The number facts, each with the name of its `<name>_known` matcher fact and its
-        default."""
+    def numbers(self) -> tuple[tuple[str, str], ...]:
+        """The number facts, each with the name of its `<name>_known` matcher fact."""
         return tuple(
-            (f.name, f"{f.name}_known", f.default)
-            for f in self.person.values()
-            if f.type == "number"
+            (f.name, f"{f.name}_known") for f in self.person.values() if f.type == "number"
         )
 
     @cached_property
