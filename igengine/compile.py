@@ -416,6 +416,7 @@ class FactText:
         self._sectors = sectors
         self._parties = parties
         self._pairs: dict[tuple[str, str], Pair] = {}
+        self._people: dict[tuple[Any, ...], str] = {}
 
     def pair(self, requester_org: str, holder_org: str) -> Pair:
         key = (requester_org, holder_org)
@@ -431,13 +432,21 @@ class FactText:
             )
         return found
 
-    @staticmethod
-    def members(pair: Pair, person: dict[str, Any]) -> str:
+    def members(self, pair: Pair, person: dict[str, Any]) -> str:
         """The facts as the text of a JSON object after its opening brace: the pair's facts,
         then the person's."""
-        return pair.text + _ENCODE(person)[1:]
+        # The person's facts take a handful of values each, so their text is kept by those
+        # values (in person_facts' fixed key order; each place always holds one type, so
+        # True and 1 never meet): encoding them was a tenth of a decision (bench/decide.py).
+        key = tuple(person.values())
+        text = self._people.get(key)
+        if text is None:
+            if len(self._people) >= _MAX_PEOPLE:
+                self._people.clear()
+            text = self._people[key] = _ENCODE(person)[1:]
+        return pair.text + text
 
 
-# The person's facts are encoded with a plain JSON encoder (one call per match); a template
-# kept in step with the facts by hand was measured as not worth its upkeep (bench/decide.py).
 _ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# Bounds the cache of the person's facts as text; past it the cache simply starts again.
+_MAX_PEOPLE = 65_536

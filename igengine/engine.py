@@ -335,7 +335,7 @@ def _shard(request: Request) -> str:
 def _matched(snapshot: _Snapshot, shard: str, pair: Pair, person: dict[str, Any]) -> list[Rule]:
     """The rules the facts match, in pack order: those of the groups durable-rules matches
     (rules sharing conditions) whose agreement both organisations are parties to."""
-    names = snapshot.matcher.matching(shard, FactText.members(pair, person))
+    names = snapshot.matcher.matching(shard, snapshot.facts.members(pair, person))
     if not names:
         return []
     rules, groups, shared = snapshot.pack.rules, snapshot.groups, pair.shared

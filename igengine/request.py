@@ -216,12 +216,14 @@ def check_request(request: Request, vocabulary: Vocabulary) -> Request:
     about the person is one the pack declares, of its type (a choice given as true or false
     reads as the code "true" or "false"). Raises RequestError naming each bad field with
     did-you-mean and the valid values."""
-    errors = code_errors(
-        vocabulary,
-        role=request.requester.role,
-        purpose=request.purpose,
-        record_type=request.record_type,
-    )
+    role, purpose, record = request.requester.role, request.purpose, request.record_type
+    errors: list[tuple[str, str]] = []
+    if not (
+        role in vocabulary.roles
+        and purpose in vocabulary.purposes
+        and record in vocabulary.record_types
+    ):
+        errors = code_errors(vocabulary, role=role, purpose=purpose, record_type=record)
     given = request.subject.facts()
     changed: dict[str, Any] = {}
     kinds = vocabulary.kinds

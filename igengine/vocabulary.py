@@ -235,9 +235,17 @@ class Vocabulary:
         return found
 
     @cached_property
-    def kinds(self) -> dict[str, tuple[str, frozenset[str]]]:
-        """Each fact's type and (for a choice) its codes, for checking requests quickly."""
-        return {f.name: (f.type, frozenset(f.codes)) for f in self.person.values()}
+    def kinds(self) -> dict[str, tuple[str, frozenset[str], range]]:
+        """Each fact's type, (for a choice) its codes and (for a number with a maximum) its
+        range, for checking requests quickly."""
+        return {
+            f.name: (
+                f.type,
+                frozenset(f.codes),
+                range(f.minimum, f.maximum + 1) if f.maximum is not None else range(0),
+            )
+            for f in self.person.values()
+        }
 
     @cached_property
     def defaults(self) -> dict[str, Any]:
