@@ -372,9 +372,10 @@ def _unused(pack: PolicyPack, loaded: Any) -> list[Finding]:
                         "add it to an agreement's parties, or remove it",
                     )
                 )
-        for code in definitions.obligations:
+        for i, obligation in enumerate(definitions.obligations):
+            code = obligation.code
             if code not in used:
-                issue = source.issue(("obligations", code), "")
+                issue = source.issue(("obligations", i), "")
                 found.append(
                     Finding(
                         issue.source,
