@@ -82,6 +82,7 @@ class Suggestion(_Entry):
 
     value: bool | int | str
     words: str = Field(min_length=1)
+    description: str | None = None
 
 
 class Phrase(_Entry):
@@ -92,6 +93,7 @@ class Phrase(_Entry):
     # None takes the value from the words matched by `(?P<value>...)` in `says`.
     value: bool | int | str | None = None
     example: str | None = None
+    description: str | None = None
 
 
 FactType = Literal["boolean", "choice", "number"]
