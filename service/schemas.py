@@ -17,7 +17,6 @@ from pydantic.json_schema import models_json_schema
 
 from igengine import Decision, Request
 from igengine.engine import MAX_BATCH
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role
 
 
 class FieldProblem(BaseModel):
@@ -46,7 +45,7 @@ class _Open(BaseModel):
 
 
 class SubjectProperties(_Open):
-    role: Role
+    role: str = Field(description="A role code of the loaded pack's vocabulary.")
     organisation: str
 
 
@@ -59,7 +58,7 @@ class AuthZenSubject(_Open):
 
 
 class AuthZenAction(_Open):
-    name: Purpose = Field(description="The purpose of the sharing.")
+    name: str = Field(description="The purpose of the sharing: a purpose code of the pack.")
 
 
 class ResourceProperties(_Open):
@@ -67,27 +66,20 @@ class ResourceProperties(_Open):
 
 
 class AuthZenResource(_Open):
-    type: RecordType
+    type: str = Field(description="A record type code of the loaded pack's vocabulary.")
     id: str | None = None
     properties: ResourceProperties
 
 
 class AuthZenContext(BaseModel):
-    """The person's facts (those of a contract request's `subject`; a test keeps the two
-    lists the same), `subject_id` for the person's own id, and the request's
-    `justification` and `at`."""
+    """The person's facts, each named as the loaded pack's vocabulary declares it (the same
+    names as a contract request's `subject`; `igengine vocabulary` lists them), plus
+    `subject_id` for the person's own id, `fhir_consent`, and the request's `justification`
+    and `at`. A key the pack does not declare is refused, naming it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The facts are the pack's, so they cannot be listed here; the engine checks each.
+    model_config = ConfigDict(extra="allow")
 
-    relationship: Relationship = Relationship.NONE
-    objection: bool = False
-    consent: Consent = Consent.NONE
-    national_data_opt_out: bool = False
-    has_capacity: Capacity | bool = Capacity.UNKNOWN
-    risk_of_serious_harm: bool = False
-    age: int | None = Field(default=None, ge=0, le=130)
-    s251_support: bool = False
-    anonymised: bool = False
     fhir_consent: dict[str, Any] | None = Field(
         default=None, description="An HL7 FHIR R4 Consent resource about the person."
     )
