@@ -8,6 +8,7 @@ named in the caller's terms, and a test holds these models to the examples the r
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from igengine import Decision, Request
 from igengine.engine import MAX_BATCH
+from igengine.vocabulary import Fact, Vocabulary
 
 
 class FieldProblem(BaseModel):
@@ -188,3 +190,49 @@ def add_request_schemas(document: dict[str, Any]) -> dict[str, Any]:
     for name, schema in schemas.get("$defs", {}).items():
         known.setdefault(name, schema)
     return document
+
+
+def with_pack_vocabulary(document: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
+    """`document` (not changed) with the loaded pack's codes as enums, and its facts about the
+    person as the properties of a request's `subject` and of AuthZEN's `context`: the codes a
+    request is checked against are the pack's, so the schema names them from the same place."""
+    described = copy.deepcopy(document)
+    known = described.get("components", {}).get("schemas", {})
+    codes = {kind: vocabulary.codes(kind) for kind in ("roles", "purposes", "record_types")}
+    places = [
+        ("Requester", "role", "roles"),
+        ("Request", "purpose", "purposes"),
+        ("Request", "record_type", "record_types"),
+        ("SubjectProperties", "role", "roles"),
+        ("AuthZenAction", "name", "purposes"),
+        ("AuthZenResource", "type", "record_types"),
+    ]
+    for model, field, kind in places:
+        properties = known.get(model, {}).get("properties", {})
+        if field in properties:
+            properties[field] = {**_plain(properties[field]), "enum": codes[kind]}
+    facts = {fact.name: _fact_schema(fact) for fact in vocabulary.person.values()}
+    for model in ("Subject", "AuthZenContext"):
+        if model in known:
+            known[model].setdefault("properties", {}).update(facts)
+    return described
+
+
+def _plain(schema: dict[str, Any]) -> dict[str, Any]:
+    """A string field's schema without the pattern and length a code's type carries."""
+    return {k: v for k, v in schema.items() if k in {"title", "description"}} | {"type": "string"}
+
+
+def _fact_schema(fact: Fact) -> dict[str, Any]:
+    schema: dict[str, Any] = {"description": fact.question}
+    if fact.type == "boolean":
+        schema["type"] = "boolean"
+    elif fact.type == "number":
+        schema |= {"type": "integer", "minimum": fact.minimum}
+        if fact.maximum is not None:
+            schema["maximum"] = fact.maximum
+    else:
+        schema |= {"type": "string", "enum": fact.codes}
+    if fact.default is not None:
+        schema["default"] = fact.default
+    return schema
