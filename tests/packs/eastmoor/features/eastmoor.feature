@@ -152,6 +152,17 @@ Feature: Eastmoor: social prescribing, ambulance handover and continuing healthc
     And they must record the best interests
     And the deciding rule is em-chc/best-interests-no-attorney
 
+  Scenario: An objection to sharing the continuing healthcare assessment is respected
+    Given a GP at Harbour Lane Surgery in the person's care team
+    And the person's details are:
+      | consent   | explicit |
+      | objection | true     |
+    When they ask Eastmoor Community Health for the continuing healthcare assessment for direct care
+    Then sharing is not permitted
+    And the reason mentions "s251B"
+    And the deciding rule is em-chc/person-objected
+    And nothing would make it permitted
+
   # ---- Defaults: what a request leaves out, and what no agreement covers --------------------
 
   Scenario: Saying nothing about an attorney means there is none
