@@ -8,9 +8,7 @@ Feature: Eastmoor: social prescribing, ambulance handover and continuing healthc
 
   Scenario: A link worker at a voluntary organisation gets the GP's care plan with consent
     Given a link worker at Eastmoor Together in the person's care team
-    And the person's details are:
-      | fact    | value    |
-      | consent | explicit |
+    And the person has given explicit consent
     When they ask Moorside Medical Centre for the care plan for direct care
     Then sharing is permitted
     And the legal basis includes explicit consent
@@ -50,8 +48,7 @@ Feature: Eastmoor: social prescribing, ambulance handover and continuing healthc
 
   Scenario: A paramedic sees the medicines of a person who lacks capacity, in their best interests
     Given a paramedic at Eastmoor Ambulance Service
-    And the person's details are:
-      | has capacity | false |
+    And the person lacks capacity for this decision
     When they ask Moorside Medical Centre for the medication list for emergency care
     And they give the justification "999 call: found collapsed, unresponsive, on several medicines"
     Then sharing is permitted
@@ -129,10 +126,9 @@ Feature: Eastmoor: social prescribing, ambulance handover and continuing healthc
 
   Scenario: With the attorney's consent the assessment is shared
     Given a consultant at Eastmoor General Hospital in the person's care team
-    And the person's details are:
-      | has capacity              | false    |
-      | lasting power of attorney | true     |
-      | consent                   | explicit |
+    And the person lacks capacity for this decision
+    And someone holds a health and welfare lasting power of attorney for the person
+    And the person's attorney has given explicit consent on their behalf
     When they ask Eastmoor County Council for the continuing healthcare assessment for direct care
     Then sharing is permitted
     And the legal basis includes explicit consent
@@ -143,9 +139,8 @@ Feature: Eastmoor: social prescribing, ambulance handover and continuing healthc
 
   Scenario: With no attorney, the professionals decide in the person's best interests
     Given a consultant at Eastmoor General Hospital in the person's care team
-    And the person's details are:
-      | has capacity              | false |
-      | lasting power of attorney | false |
+    And the person lacks capacity for this decision
+    And no one holds a lasting power of attorney for the person
     When they ask Eastmoor County Council for the continuing healthcare assessment for direct care
     Then sharing is permitted
     And the legal basis includes best interests
@@ -172,6 +167,7 @@ Feature: Eastmoor: social prescribing, ambulance handover and continuing healthc
     When they ask Heatherbank Care Home for the continuing healthcare assessment for direct care
     Then sharing is permitted
     And the deciding rule is em-chc/best-interests-no-attorney
+    And the reason mentions "no one is recorded as holding a health and welfare lasting power of attorney"
 
   Scenario: Saying nothing about the care team means the requester is not in it
     Given a continuing healthcare nurse assessor at NHS Eastmoor Integrated Care Board
