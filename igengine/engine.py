@@ -32,7 +32,7 @@ from igengine.durable_host import DurableMatcher
 from igengine.policy.model import AgreementSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.policy.validate import load_pack
-from igengine.request import Request, RequestError, Subject, parse_request
+from igengine.request import Request, RequestError, Subject, check_request, parse_request
 from igengine.vocabulary import Effect, suggest
 
 
@@ -100,10 +100,8 @@ class Engine:
     def decide(self, request: Request | dict[str, Any]) -> Decision:
         """Decide one request. Raises RequestError (a ValueError) only for a malformed request;
         any failure inside the decision gives a fail-safe deny with `error` set."""
-        parsed = parse_request(request)
         snapshot = self._snapshot
-        _check_organisations(parsed, snapshot.pack)
-        parsed, consent_used = _read_consent(parsed, snapshot.pack)
+        parsed, consent_used = _checked(request, snapshot.pack)
         decision = _decide_safely(snapshot, parsed, consent_used)
         if self._audit is not None:
             try:
@@ -128,9 +126,7 @@ class Engine:
         decided: list[tuple[int, Request, Decision]] = []
         for item in items:
             try:
-                parsed = parse_request(item)
-                _check_organisations(parsed, snapshot.pack)
-                parsed, consent_used = _read_consent(parsed, snapshot.pack)
+                parsed, consent_used = _checked(item, snapshot.pack)
             except RequestError as exc:
                 answers.append(exc)
                 continue
@@ -144,9 +140,8 @@ class Engine:
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""
-        parsed = parse_request(request)
         snapshot = self._snapshot
-        _check_organisations(parsed, snapshot.pack)
+        parsed, _ = _checked(request, snapshot.pack)
         return _matching(snapshot, parsed)
 
 
@@ -155,9 +150,32 @@ def new_decision_id() -> str:
     return uuid.uuid4().hex
 
 
+def _checked(
+    request: Request | dict[str, Any], pack: PolicyPack
+) -> tuple[Request, dict[str, Any] | None]:
+    """The request in the contract's shape, checked against the pack (its organisations and
+    vocabulary), with any FHIR Consent read into its facts; RequestError names what is
+    wrong."""
+    parsed = parse_request(request)
+    errors: list[tuple[str, str]] = []
+    for check in (_check_organisations, _check_vocabulary):
+        try:
+            check(parsed, pack)
+        except RequestError as exc:
+            errors += exc.errors
+    if errors:
+        raise RequestError(errors)
+    parsed = check_request(parsed, pack.vocabulary)
+    return _read_consent(parsed, pack)
+
+
+def _check_vocabulary(request: Request, pack: PolicyPack) -> None:
+    check_request(request, pack.vocabulary)
+
+
 def _build(pack: PolicyPack) -> _Snapshot:
     compiled: CompiledPack = compile_pack(pack)
-    sectors = {code: org.sector.value for code, org in pack.organisations.items()}
+    sectors = {code: org.sector for code, org in pack.organisations.items()}
     parties = party_index(pack)
     return _Snapshot(
         pack,
@@ -204,7 +222,7 @@ def _read_consent(request: Request, pack: PolicyPack) -> tuple[Request, dict[str
         ) from None
     own = request.subject.model_dump(exclude_unset=True, exclude={"fhir_consent"})
     subject = Subject.model_validate(fhir.merge_subject(own, facts))
-    return request.model_copy(update={"subject": subject}), facts
+    return check_request(request.model_copy(update={"subject": subject}), pack.vocabulary), facts
 
 
 def _decide_safely(
@@ -277,7 +295,9 @@ def _check_organisations(request: Request, pack: PolicyPack) -> None:
 
 def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
-    return _matched(snapshot, _shard(request), pair, person_facts(request))
+    return _matched(
+        snapshot, _shard(request), pair, person_facts(request, snapshot.pack.vocabulary)
+    )
 
 
 def _shard(request: Request) -> str:
@@ -337,7 +357,8 @@ def _reachable(
 def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: str) -> Decision:
     shard = _shard(request)
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
-    person = person_facts(request)
+    vocabulary = snapshot.pack.vocabulary
+    person = person_facts(request, vocabulary)
     on = at.date()
     matched = _matched(snapshot, shard, pair, person)
     outcome = combine(matched, on)
@@ -345,18 +366,20 @@ def _decide(snapshot: _Snapshot, request: Request, at: datetime, decision_id: st
     if outcome.effect is Effect.DENY:
 
         def effect_of(change: explain.Change) -> Effect:
-            return effect(_matched(snapshot, shard, pair, changed_facts(person, change)), on)
+            changed = changed_facts(person, change, vocabulary)
+            return effect(_matched(snapshot, shard, pair, changed), on)
 
         # With no permit matched, a change can only permit through a permit within reach.
         any_permit = any(rule.effect is Effect.PERMIT for rule in matched)
         changes = explain.would_permit_if(
             request,
+            vocabulary,
             snapshot.permit_conditions.get(shard, frozenset()),
             effect_of,
             within_reach=None if any_permit else _within_reach(snapshot, shard, request),
         )
     listed = [rule for rule, _ in outcome.roles]
-    defaults = explain.assumed(request, listed, changes)
+    defaults = explain.assumed(request, vocabulary, listed, changes)
     decisive = outcome.decisive
     return Decision(
         effect=outcome.effect,

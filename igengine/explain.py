@@ -17,44 +17,27 @@ from igengine.decision import Decision
 from igengine.legal import CALDICOTT, COMMON_LAW, UK_GDPR, LegalBasis
 from igengine.policy.model import AgreementSpec, RestrictionSpec
 from igengine.policy.pack import PolicyPack, Rule
-from igengine.request import SUBJECT_DEFAULT_WORDS, Request
-from igengine.vocabulary import Capacity, Consent, Effect, Relationship, RuleRole
+from igengine.request import Request
+from igengine.vocabulary import Effect, Fact, RuleRole, Vocabulary
 
 # A change to a request, as the contract shows it: {"subject.consent": "explicit"}.
 Change = dict[str, Any]
 
-# The request field each rule condition reads.
-CONDITION_FIELDS: dict[str, str] = {
-    "relationship": "subject.relationship",
-    "objection": "subject.objection",
-    "consent": "subject.consent",
-    "national_data_opt_out": "subject.national_data_opt_out",
-    "has_capacity": "subject.has_capacity",
-    "risk_of_serious_harm": "subject.risk_of_serious_harm",
-    "age_under": "subject.age",
-    "age_at_least": "subject.age",
-    "s251_support": "subject.s251_support",
-    "anonymised": "subject.anonymised",
-    "justification_given": "justification",
-}
+# What `would_permit_if` suggests for a justification, and the words for it.
+_JUSTIFICATION = "(your reason for breaking the glass)"
+_JUSTIFIED_WORDS = "a justification is recorded"
 
-# Changes worth suggesting, with the words for each. The person's own choices (an objection,
-# a refusal, a national data opt-out) are never suggested as something to change.
-_SUGGESTIONS: dict[str, list[tuple[Any, str]]] = {
-    "subject.relationship": [
-        (Relationship.CARE_TEAM, "the requester is in the person's care team")
-    ],
-    "subject.consent": [(Consent.EXPLICIT, "the person gives explicit consent")],
-    "subject.s251_support": [
-        (True, "the use has section 251 (Confidentiality Advisory Group) support")
-    ],
-    "subject.anonymised": [(True, "the information is anonymised")],
-    "subject.risk_of_serious_harm": [
-        (True, "there is a risk of serious harm to the person or others")
-    ],
-    "subject.has_capacity": [(Capacity.FALSE, "the person lacks capacity for this decision")],
-    "justification": [("(your reason for breaking the glass)", "a justification is recorded")],
-}
+
+def _suggestions(vocabulary: Vocabulary) -> dict[str, list[tuple[Any, str]]]:
+    """Changes worth suggesting, by request field, with the words for each: the values each
+    fact's `suggest:` lists. The person's own choices (`own_choice:`) are never among them."""
+    found = {
+        f"subject.{fact.name}": [(s.value, s.words) for s in fact.suggest]
+        for fact in vocabulary.person.values()
+        if fact.suggest and not fact.own_choice
+    }
+    found["justification"] = [(_JUSTIFICATION, _JUSTIFIED_WORDS)]
+    return found
 
 
 def legal_basis(outcome: Outcome) -> list[LegalBasis]:
@@ -82,6 +65,7 @@ def obligations(outcome: Outcome) -> list[str]:
 
 def would_permit_if(
     request: Request,
+    vocabulary: Vocabulary,
     permit_conditions: Iterable[str],
     effect_of: Callable[[Change], Effect],
     within_reach: Sequence[Rule] | None = None,
@@ -96,17 +80,18 @@ def would_permit_if(
     """
     if within_reach is not None and not within_reach:
         return []
-    tested = {CONDITION_FIELDS[name] for name in permit_conditions}
+    tested = {vocabulary.fact_of(name) for name in permit_conditions}
     candidates = [
         (name, value)
-        for name, options in _SUGGESTIONS.items()
+        for name, options in _suggestions(vocabulary).items()
         if name in tested
         for value, _ in options
-        if _current(request, name) != value and not _overrides_a_choice(request, name)
+        if _current(request, vocabulary, name) != value
+        and not _overrides_a_choice(request, vocabulary, name)
     ]
     useful = candidates
     if within_reach is not None:
-        useful = [c for c in candidates if any(_accepts(p, *c) for p in within_reach)]
+        useful = [c for c in candidates if any(_accepts(p, vocabulary, *c) for p in within_reach)]
         if not useful:
             return []  # the usual deny: no permit is within reach of any change
     for size in (1, 2):
@@ -122,10 +107,10 @@ def would_permit_if(
     return []
 
 
-def _accepts(rule: Rule, field: str, value: Any) -> bool:
+def _accepts(rule: Rule, vocabulary: Vocabulary, field: str, value: Any) -> bool:
     """Whether the rule tests `field` and would accept `value` for it."""
     for name, wanted in rule.conditions.items():
-        if CONDITION_FIELDS[name] != field:
+        if vocabulary.fact_of(name) != field:
             continue
         if field == "justification":
             return wanted is True  # a suggestion always supplies a justification
@@ -133,33 +118,40 @@ def _accepts(rule: Rule, field: str, value: Any) -> bool:
     return False
 
 
-def _overrides_a_choice(request: Request, name: str) -> bool:
-    """A recorded refusal is the person's choice: never suggest consent in its place."""
-    return name == "subject.consent" and request.subject.consent is Consent.REFUSED
+def _overrides_a_choice(request: Request, vocabulary: Vocabulary, name: str) -> bool:
+    """A value that is the person's own choice (a recorded refusal, say) is never replaced by
+    a suggestion."""
+    fact = vocabulary.person.get(name.removeprefix("subject."))
+    if fact is None:
+        return False
+    current = _value(request, fact)
+    return any(choice.own_choice and choice.code == current for choice in fact.choices)
 
 
-def _current(request: Request, name: str) -> Any:
+def _value(request: Request, fact: Fact) -> Any:
+    return request.subject.facts().get(fact.name, fact.default)
+
+
+def _current(request: Request, vocabulary: Vocabulary, name: str) -> Any:
     if name == "justification":
-        return "(your reason for breaking the glass)" if request.justified else None
-    return getattr(request.subject, name.split(".", 1)[1])
+        return _JUSTIFICATION if request.justified else None
+    return _value(request, vocabulary.person[name.removeprefix("subject.")])
 
 
-def assumed(request: Request, rules: Iterable[Rule], changes: list[Change]) -> list[str]:
-    """Defaults the answer relied on: fields not given that the listed rules (or suggested
-    changes) depend on."""
-    given = request.subject.model_fields_set
-    relied = {CONDITION_FIELDS[name] for rule in rules for name in rule.conditions}
+def assumed(
+    request: Request, vocabulary: Vocabulary, rules: Iterable[Rule], changes: list[Change]
+) -> list[str]:
+    """Defaults the answer relied on: facts not given that the listed rules (or suggested
+    changes) depend on, in the words of each fact's `assumed:` (facts without them, such as
+    an unknown age, are not listed)."""
+    given = request.subject.facts()
+    relied = {vocabulary.fact_of(name) for rule in rules for name in rule.conditions}
     relied |= {name for change in changes for name in change}
     return [
-        words
-        for field, qualified, words in _DEFAULT_WORDS
-        if qualified in relied and field not in given
+        fact.assumed
+        for fact in vocabulary.person.values()
+        if fact.assumed and f"subject.{fact.name}" in relied and fact.name not in given
     ]
-
-
-_DEFAULT_WORDS = [
-    (field, f"subject.{field}", words) for field, words in SUBJECT_DEFAULT_WORDS.items()
-]
 
 
 def rationale(
@@ -197,7 +189,10 @@ def rationale(
         for permit in outcome.with_role(RuleRole.OVERRIDDEN):
             text += f" Rule {permit.id} would otherwise allow it but does not override this."
     if changes:
-        text += " It would be permitted if " + " or ".join(_change_words(c) for c in changes)
+        suggestions = _suggestions(pack.vocabulary)
+        text += " It would be permitted if " + " or ".join(
+            _change_words(c, suggestions) for c in changes
+        )
         text += "."
     if defaults:
         text += " Assumed because the request did not say: " + "; ".join(defaults) + "."
@@ -278,11 +273,13 @@ def fail_safe_rationale(error: str) -> str:
 def _asked(request: Request, pack: PolicyPack) -> str:
     requester = pack.organisations[request.requester.organisation]
     holder = pack.organisations[request.holder.organisation]
-    role = request.requester.role.label
+    words = pack.vocabulary.label
+    role = words("roles", request.requester.role)
     article = "an" if role[0].lower() in "aeiou" else "a"
     return (
         f"{article} {role} at {requester.name} receiving the "
-        f"{request.record_type.label} held by {holder.name} for {request.purpose.label}"
+        f"{words('record_types', request.record_type)} held by {holder.name} for "
+        f"{words('purposes', request.purpose)}"
     )
 
 
@@ -314,10 +311,10 @@ def _basis_words(basis: Iterable[LegalBasis]) -> str:
     return "; ".join(words)
 
 
-def _change_words(change: Change) -> str:
+def _change_words(change: Change, suggestions: dict[str, list[tuple[Any, str]]]) -> str:
     words = []
     for name, value in change.items():
-        words += [text for v, text in _SUGGESTIONS[name] if v == value]
+        words += [text for v, text in suggestions[name] if v == value]
     return " and ".join(words)
 
 

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role, suggest
+from igengine.vocabulary import Fact, Vocabulary, suggest
 
 
 class RequestError(ValueError):
@@ -57,7 +57,7 @@ class _Strict(BaseModel):
 
 
 class Requester(_Strict):
-    role: Role
+    role: Code
     organisation: Code
     id: Name | None = None
 
@@ -66,37 +66,33 @@ class Holder(_Strict):
     organisation: Code
 
 
-class Subject(_Strict):
-    """What is known about the person. Every field has a default the rationale names if assumed."""
+# A fact's value as JSON gives it: facts are JSON's own types, so "no", "f", 0 or "17" are
+# refused for a yes-or-no fact, not guessed at (see check_request).
+FactValue = StrictBool | StrictInt | Code | None
 
-    # Facts are JSON's own types: "no", "f", 0 or "17" are refused, not guessed at.
+
+class Subject(BaseModel):
+    """What is known about the person: `id`, a FHIR Consent, and the facts the loaded pack
+    declares (`vocabulary.yaml` under `person:`), each by its name. A fact not given takes the
+    pack's default, which the rationale names when the answer relied on it."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    __pydantic_extra__: dict[str, FactValue] = Field(init=False)
+
     id: Name | None = None
-    relationship: Relationship = Relationship.NONE
-    objection: StrictBool = False
-    consent: Consent = Consent.NONE
-    national_data_opt_out: StrictBool = False
-    has_capacity: Capacity = Capacity.UNKNOWN
-    risk_of_serious_harm: StrictBool = False
-    age: StrictInt | None = Field(default=None, ge=0, le=130)
-    s251_support: StrictBool = False
-    anonymised: StrictBool = False
-    # A FHIR R4 Consent resource, read into the flags above by the engine (igengine/fhir.py).
+    # A FHIR R4 Consent resource, read into the person's facts by the engine (igengine/fhir.py).
     fhir_consent: dict[str, Any] | None = None
 
-    @field_validator("has_capacity", mode="before")
-    @classmethod
-    def _capacity_from_bool(cls, value: Any) -> Any:
-        # JSON callers naturally send true/false; the vocabulary code is the string.
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return value
+    def facts(self) -> dict[str, Any]:
+        """The facts the request gives, by name (no defaults filled in)."""
+        return dict(self.__pydantic_extra__ or {})
 
 
 class Request(_Strict):
     requester: Requester
     holder: Holder
-    purpose: Purpose
-    record_type: RecordType
+    purpose: Code
+    record_type: Code
     subject: Subject = Subject()
     justification: Text | None = None
     # A time other than now asks a what-if question; the decision says so (see Engine.decide).
@@ -110,19 +106,6 @@ class Request(_Strict):
     @property
     def justified(self) -> bool:
         return bool(self.justification and self.justification.strip())
-
-
-# What a request's defaults mean, in words the rationale uses when one was assumed.
-SUBJECT_DEFAULT_WORDS: dict[str, str] = {
-    "relationship": "the requester is not in the person's care team",
-    "objection": "the person has not objected",
-    "consent": "no recorded consent or refusal",
-    "national_data_opt_out": "no national data opt-out",
-    "has_capacity": "capacity not assessed (assumed unless shown otherwise)",
-    "risk_of_serious_harm": "no known risk of serious harm",
-    "s251_support": "no section 251 support",
-    "anonymised": "the information is identifiable",
-}
 
 
 # Deeper than any request goes (the AuthZEN shape has three levels); refused before anything
@@ -227,6 +210,71 @@ def parse_request(data: Request | dict[str, Any]) -> Request:
         return Request.model_validate(data)
     except ValidationError as exc:
         raise RequestError([_describe(err) for err in exc.errors()]) from None
+
+
+def check_request(request: Request, vocabulary: Vocabulary) -> Request:
+    """The request checked against a pack's vocabulary: its codes are the pack's, and each fact
+    about the person is one the pack declares, of its type (a choice given as true or false
+    reads as the code "true" or "false"). Raises RequestError naming each bad field with
+    did-you-mean and the valid values."""
+    errors: list[tuple[str, str]] = []
+    for field, kind, code in (
+        ("requester.role", "roles", request.requester.role),
+        ("purpose", "purposes", request.purpose),
+        ("record_type", "record_types", request.record_type),
+    ):
+        known = vocabulary.codes(kind)
+        if code not in known:
+            errors.append(
+                (field, f"'{code}' is not a valid code; {suggest(code, known, list_all=True)}")
+            )
+    given = request.subject.facts()
+    normal: dict[str, Any] = {}
+    for name, value in given.items():
+        fact = vocabulary.person.get(name)
+        if fact is None:
+            names = list(vocabulary.person)
+            errors.append(
+                (
+                    f"subject.{name}",
+                    f"is not a fact of this pack; {suggest(name, names, list_all=True)}",
+                )
+            )
+            continue
+        problem, normal[name] = _fact_value(fact, value)
+        if problem:
+            errors.append((f"subject.{name}", problem))
+    if errors:
+        raise RequestError(errors)
+    if normal == given:
+        return request
+    subject = request.subject.model_copy(update=normal)
+    return request.model_copy(update={"subject": subject})
+
+
+def _fact_value(fact: Fact, value: Any) -> tuple[str, Any]:
+    """A problem with a fact's value ("" if none), and the value in the form the engine reads."""
+    if fact.type == "boolean":
+        if isinstance(value, bool):
+            return "", value
+        return f"must be JSON true or false, not {_sent(value)}", value
+    if fact.type == "number":
+        if value is None:
+            return "", value
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"must be a JSON integer, not {_sent(value)}", value
+        top = fact.maximum
+        if value < fact.minimum or (top is not None and value > top):
+            bound = f"at least {fact.minimum}" + ("" if top is None else f" and at most {top}")
+            return f"must be {bound}, not {value}", value
+        return "", value
+    code = value
+    if isinstance(value, bool):
+        code = "true" if value else "false"
+    if isinstance(code, str) and code in fact.codes:
+        return "", code
+    shown = json.dumps(value) if not isinstance(value, str) else value
+    return f"'{shown}' is not a valid code; {suggest(str(shown), fact.codes, list_all=True)}", value
 
 
 def _describe(err: Any) -> tuple[str, str]:

@@ -185,15 +185,19 @@ def _input_id(question: Question) -> str:
 
 def _form(pack: PolicyPack, values: Mapping[str, str], csrf: str) -> str:
     asking = "".join(_question(q, values) for q in questions.asking(pack))
-    person = "".join(_question(q, values) for q in questions.PERSON)
-    planning = "".join(_question(q, values) for q in questions.PLANNING)
+    sections = questions.about_person(pack)
+    person = "".join(_question(q, values) for q in sections.pop(""))
+    person += "".join(
+        f"<details><summary>{escape(title)}</summary>"
+        + "".join(_question(q, values) for q in asked)
+        + "</details>"
+        for title, asked in sections.items()
+    )
     return (
         '<form method="post" action="/#answer" id="answers" class="stack" novalidate>'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<fieldset><legend>The request</legend><div class="grid">{asking}</div></fieldset>'
-        f"<fieldset><legend>About the person</legend>{person}"
-        "<details><summary>Planning or research use</summary>"
-        f"{planning}</details></fieldset>"
+        f"<fieldset><legend>About the person</legend>{person}</fieldset>"
         f"{_question(questions.JUSTIFICATION, values)}"
         '<button type="submit">Can I share this?</button></form>'
     )
