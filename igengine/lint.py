@@ -372,16 +372,19 @@ def _unused(pack: PolicyPack, loaded: Any) -> list[Finding]:
                         "add it to an agreement's parties, or remove it",
                     )
                 )
-        for code in definitions.obligations:
-            if code not in used:
-                issue = source.issue(("obligations", code), "")
+        for position, obligation in enumerate(definitions.obligations):
+            if obligation.code not in used:
+                # A list entry is found by its position, the older `{code: text}` form by its
+                # code; the path of the other form finds only the `obligations:` line above.
+                listed = source.issue(("obligations", position, "code"), "")
+                mapped = source.issue(("obligations", obligation.code), "")
                 found.append(
                     Finding(
-                        issue.source,
-                        issue.line,
+                        listed.source,
+                        max(listed.line, mapped.line),
                         "unused-obligation",
                         "warning",
-                        f"obligation {code} is used by no rule",
+                        f"obligation {obligation.code} is used by no rule",
                         "use it in a rule's obligations, or remove it",
                     )
                 )

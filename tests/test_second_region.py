@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from typer.testing import CliRunner
 
 from igengine import Engine
 from igengine.cli import app
+from igengine.lint import lint
 from igengine.scenarios.phrases import World
 from igengine.scenarios.words import Words
 from service import create_app
@@ -101,6 +103,13 @@ def test_the_eastmoor_pack_checks_clean_even_when_strict() -> None:
     assert result.exit_code == 0, result.output
     assert "OK: 3 agreements, 16 rules" in result.output
     assert "12 organisations" in result.output
+
+
+def test_lint_finds_only_the_organisations_no_agreement_names_yet() -> None:
+    """What an IG lead would flag: the district council and the pharmacy have signed no
+    agreement; every obligation the vocabulary declares is used, and nothing else is wrong."""
+    found = {(f.check, f.problem.split()[0]) for f in lint(EASTMOOR, date.fromisoformat(ON[:10]))}
+    assert found == {("unused-organisation", "EMDC"), ("unused-organisation", "EMPH")}
 
 
 def test_igengine_test_passes_every_eastmoor_scenario_and_exercises_every_rule() -> None:
