@@ -120,6 +120,25 @@ def test_igengine_test_passes_every_eastmoor_scenario_and_exercises_every_rule()
     assert "16 of 16 rules exercised" in result.output
 
 
+def test_igengine_diff_names_the_attorney_fact_in_what_a_change_would_alter(
+    tmp_path: Path,
+) -> None:
+    """An IG lead who drops the attorney from the rule that stops professionals deciding
+    sees, before the change, the requests it would refuse, in Eastmoor's words."""
+    changed = tmp_path / "eastmoor"
+    shutil.copytree(EASTMOOR, changed)
+    agreement = changed / "agreements" / "continuing-healthcare.yaml"
+    text = agreement.read_text()
+    attorney = "      has_capacity: false\n      lasting_power_of_attorney: true\n      consent:"
+    assert attorney in text
+    agreement.write_text(text.replace(attorney, "      has_capacity: false\n      consent:", 1))
+    result = CliRunner().invoke(app, ["diff", str(EASTMOOR), str(changed), "--on", ON[:10]])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "can no longer receive continuing healthcare assessment" in said
+    assert "lasting power of attorney: no" in said
+
+
 # ---- The library --------------------------------------------------------------------------
 
 
@@ -348,6 +367,41 @@ def test_the_service_decides_with_the_attorney_fact(eastmoor_service: TestClient
     body = eastmoor_service.post("/v1/decisions", json=request, headers=CALLER).json()
     assert (body["effect"], decisive(body)) == ("deny", ["em-chc/attorney-decides"])
     assert {"subject.consent": "explicit"} in body["would_permit_if"]
+
+
+def test_authzen_carries_eastmoors_facts_in_its_context(eastmoor_service: TestClient) -> None:
+    """An AuthZEN caller puts the person's facts in `context`, by the pack's own names."""
+    evaluation: dict[str, Any] = {
+        "subject": {
+            "type": "user",
+            "id": "staff-0101",
+            "properties": {"role": "chc_nurse_assessor", "organisation": "EMICB"},
+        },
+        "action": {"name": "direct_care"},
+        "resource": {
+            "type": "continuing_healthcare_assessment",
+            "id": "chc-42",
+            "properties": {"holder": "REM"},
+        },
+        "context": {
+            "relationship": "care_team",
+            "has_capacity": "false",
+            "lasting_power_of_attorney": True,
+            "consent": "explicit",
+            "at": ON,
+        },
+    }
+    response = eastmoor_service.post("/access/v1/evaluation", json=evaluation, headers=CALLER)
+    assert response.status_code == 200, response.text
+    assert response.json()["decision"] is True
+    assert "check_lpa_registration" in response.json()["context"]["obligations"]
+
+    evaluation["context"]["national_data_opt_out"] = True  # Northgate's fact, not Eastmoor's
+    response = eastmoor_service.post("/access/v1/evaluation", json=evaluation, headers=CALLER)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["field"] == "context.national_data_opt_out"
+    assert "lasting_power_of_attorney" in error["message"]
 
 
 def _request_from_flags(base: list[str], change: list[str]) -> dict[str, Any]:
