@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_support import open_trail
 from fastapi.testclient import TestClient
 from pytest_bdd import scenarios
 from service_support import (
@@ -28,9 +29,10 @@ from service_support import (
 )
 from typer.testing import CliRunner
 
-from igengine import Engine
+from igengine import Engine, replay
 from igengine.cli import app
 from igengine.lint import lint
+from igengine.policy.validate import load_pack
 from igengine.scenarios.phrases import World
 from igengine.scenarios.words import Words
 from service import create_app
@@ -120,18 +122,25 @@ def test_igengine_test_passes_every_eastmoor_scenario_and_exercises_every_rule()
     assert "16 of 16 rules exercised" in result.output
 
 
-def test_igengine_diff_names_the_attorney_fact_in_what_a_change_would_alter(
-    tmp_path: Path,
-) -> None:
-    """An IG lead who drops the attorney from the rule that stops professionals deciding
-    sees, before the change, the requests it would refuse, in Eastmoor's words."""
-    changed = tmp_path / "eastmoor"
+def without_the_attorney(directory: Path) -> Path:
+    """A copy of the Eastmoor pack whose `attorney-decides` rule has lost its attorney: it
+    then stops professionals deciding for anyone who lacks capacity."""
+    changed = directory / "eastmoor"
     shutil.copytree(EASTMOOR, changed)
     agreement = changed / "agreements" / "continuing-healthcare.yaml"
     text = agreement.read_text()
     attorney = "      has_capacity: false\n      lasting_power_of_attorney: true\n      consent:"
     assert attorney in text
     agreement.write_text(text.replace(attorney, "      has_capacity: false\n      consent:", 1))
+    return changed
+
+
+def test_igengine_diff_names_the_attorney_fact_in_what_a_change_would_alter(
+    tmp_path: Path,
+) -> None:
+    """An IG lead who drops the attorney from the rule sees, before the change, the requests
+    it would refuse, in Eastmoor's words."""
+    changed = without_the_attorney(tmp_path)
     result = CliRunner().invoke(app, ["diff", str(EASTMOOR), str(changed), "--on", ON[:10]])
     assert result.exit_code == 1, result.output
     said = " ".join(result.output.split())
@@ -211,6 +220,28 @@ def test_an_attorney_is_never_suggested_away_only_asked(ig_engine: Engine) -> No
     suggested = {field for change in decision["would_permit_if"] for field in change}
     assert "subject.lasting_power_of_attorney" not in suggested
     assert "Ask the attorney" in decision["rationale"]
+
+
+def test_the_audit_trail_keeps_the_attorney_fact_so_replay_decides_as_before(
+    tmp_path: Path,
+) -> None:
+    """Decisions recorded under Eastmoor replay to the same answers (the trail kept the
+    pack's own fact), and under the changed pack exactly the one without an attorney turns."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    trail = open_trail(url, tmp_path)
+    engine = Engine.from_directory(EASTMOOR, audit=trail)
+    made = {}
+    try:
+        for attorney in (True, False):
+            request = {**CHC, "subject": {**CHC["subject"], "lasting_power_of_attorney": attorney}}
+            request["subject"]["id"] = "943 476 5919"
+            made[attorney] = engine.decide(request)
+    finally:
+        trail.close()
+    assert [made[True].effect, made[False].effect] == ["deny", "permit"]
+    assert replay.replay(url, load_pack(EASTMOOR)).turned == []
+    report = replay.replay(url, load_pack(without_the_attorney(tmp_path)))
+    assert [turned.decision_id for turned in report.turned] == [made[False].decision_id]
 
 
 # ---- The CLI ------------------------------------------------------------------------------
