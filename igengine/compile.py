@@ -51,7 +51,7 @@ def fact_order(vocabulary: Vocabulary) -> tuple[str, ...]:
 
 
 def known(name: str) -> str:
-    """The matcher fact saying whether the number `name` was given."""
+    """The matcher fact saying whether the number `name` was given (as Vocabulary.numbers)."""
     return f"{name}_known"
 
 
@@ -368,22 +368,21 @@ def person_facts(request: Request, vocabulary: Vocabulary) -> dict[str, Any]:
     when that one has the value given (a refusal of consent counts as an objection)."""
     given = request.subject.facts()
     facts: dict[str, Any] = {"role": request.requester.role}
-    for name, fact in vocabulary.person.items():
-        value = given.get(name, fact.default)
-        if fact.type == "number":
-            facts[known(name)] = value is not None
-            facts[name] = -1 if value is None else value
-        else:
-            facts[name] = value
+    for name, default in vocabulary.matched:
+        facts[name] = given.get(name, default)
+    for name, known_name, default in vocabulary.numbers:
+        value = given.get(name, default)
+        facts[known_name] = value is not None
+        facts[name] = -1 if value is None else value
     facts["justified"] = request.justified
     _imply(facts, vocabulary)
     return facts
 
 
 def _imply(facts: dict[str, Any], vocabulary: Vocabulary) -> None:
-    for name, fact in vocabulary.person.items():
-        if fact.implied_by and not facts[name]:
-            facts[name] = any(facts.get(other) == value for other, value in fact.implied_by.items())
+    for name, implied_by in vocabulary.implied:
+        if not facts[name]:
+            facts[name] = any(facts.get(other) == value for other, value in implied_by)
 
 
 _EVERY_PAIR = frozenset({RESTRICTIONS_INDEX})

@@ -158,19 +158,17 @@ def _checked(
     wrong."""
     parsed = parse_request(request)
     errors: list[tuple[str, str]] = []
-    for check in (_check_organisations, _check_vocabulary):
-        try:
-            check(parsed, pack)
-        except RequestError as exc:
-            errors += exc.errors
+    try:
+        _check_organisations(parsed, pack)
+    except RequestError as exc:
+        errors += exc.errors
+    try:
+        parsed = check_request(parsed, pack.vocabulary)
+    except RequestError as exc:
+        errors += exc.errors
     if errors:
         raise RequestError(errors)
-    parsed = check_request(parsed, pack.vocabulary)
     return _read_consent(parsed, pack)
-
-
-def _check_vocabulary(request: Request, pack: PolicyPack) -> None:
-    check_request(request, pack.vocabulary)
 
 
 def _build(pack: PolicyPack) -> _Snapshot:

@@ -30,14 +30,8 @@ _JUSTIFIED_WORDS = "a justification is recorded"
 
 def _suggestions(vocabulary: Vocabulary) -> dict[str, list[tuple[Any, str]]]:
     """Changes worth suggesting, by request field, with the words for each: the values each
-    fact's `suggest:` lists. The person's own choices (`own_choice:`) are never among them."""
-    found = {
-        f"subject.{fact.name}": [(s.value, s.words) for s in fact.suggest]
-        for fact in vocabulary.person.values()
-        if fact.suggest and not fact.own_choice
-    }
-    found["justification"] = [(_JUSTIFICATION, _JUSTIFIED_WORDS)]
-    return found
+    fact's `suggest:` lists (never the person's own choices), and a justification."""
+    return {**vocabulary.suggestions, "justification": [(_JUSTIFICATION, _JUSTIFIED_WORDS)]}
 
 
 def legal_basis(outcome: Outcome) -> list[LegalBasis]:
@@ -148,9 +142,7 @@ def assumed(
     relied = {vocabulary.fact_of(name) for rule in rules for name in rule.conditions}
     relied |= {name for change in changes for name in change}
     return [
-        fact.assumed
-        for fact in vocabulary.person.values()
-        if fact.assumed and f"subject.{fact.name}" in relied and fact.name not in given
+        words for name, field, words in vocabulary.assumed if field in relied and name not in given
     ]
 
 

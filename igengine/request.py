@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
-    StrictInt,
     ValidationError,
     field_validator,
 )
@@ -66,9 +66,7 @@ class Holder(_Strict):
     organisation: Code
 
 
-# A fact's value as JSON gives it: facts are JSON's own types, so "no", "f", 0 or "17" are
-# refused for a yes-or-no fact, not guessed at (see check_request).
-FactValue = StrictBool | StrictInt | Code | None
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
 class Subject(BaseModel):
@@ -76,16 +74,17 @@ class Subject(BaseModel):
     declares (`vocabulary.yaml` under `person:`), each by its name. A fact not given takes the
     pack's default, which the rationale names when the answer relied on it."""
 
+    # The facts are checked against the pack's vocabulary (check_request), as JSON's own
+    # types: "no", "f", 0 or "17" are refused for a yes-or-no fact, not guessed at.
     model_config = ConfigDict(frozen=True, extra="allow")
-    __pydantic_extra__: dict[str, FactValue] = Field(init=False)
 
     id: Name | None = None
     # A FHIR R4 Consent resource, read into the person's facts by the engine (igengine/fhir.py).
     fhir_consent: dict[str, Any] | None = None
 
-    def facts(self) -> dict[str, Any]:
-        """The facts the request gives, by name (no defaults filled in)."""
-        return dict(self.__pydantic_extra__ or {})
+    def facts(self) -> Mapping[str, Any]:
+        """The facts the request gives, by name (no defaults filled in). Read-only."""
+        return self.__pydantic_extra__ or _NONE
 
 
 class Request(_Strict):
@@ -223,32 +222,34 @@ def check_request(request: Request, vocabulary: Vocabulary) -> Request:
         ("purpose", "purposes", request.purpose),
         ("record_type", "record_types", request.record_type),
     ):
-        known = vocabulary.codes(kind)
-        if code not in known:
-            errors.append(
-                (field, f"'{code}' is not a valid code; {suggest(code, known, list_all=True)}")
-            )
+        if code not in getattr(vocabulary, kind):
+            known = vocabulary.codes(kind)
+            message = f"'{code}' is not a valid code; {suggest(code, known, list_all=True)}"
+            errors.append((field, message))
     given = request.subject.facts()
-    normal: dict[str, Any] = {}
+    changed: dict[str, Any] = {}
+    kinds = vocabulary.kinds
     for name, value in given.items():
-        fact = vocabulary.person.get(name)
-        if fact is None:
-            names = list(vocabulary.person)
-            errors.append(
-                (
-                    f"subject.{name}",
-                    f"is not a fact of this pack; {suggest(name, names, list_all=True)}",
-                )
-            )
+        declared = kinds.get(name)
+        if declared is None:
+            listing = suggest(name, list(vocabulary.person), list_all=True)
+            errors.append((f"subject.{name}", f"is not a fact of this pack; {listing}"))
             continue
-        problem, normal[name] = _fact_value(fact, value)
+        # The usual cases, checked without a call.
+        if declared[0] == "boolean" and value.__class__ is bool:
+            continue
+        if declared[0] == "choice" and value.__class__ is str and value in declared[1]:
+            continue
+        problem, normal = _fact_value(vocabulary.person[name], value)
         if problem:
             errors.append((f"subject.{name}", problem))
+        elif normal is not value:
+            changed[name] = normal
     if errors:
         raise RequestError(errors)
-    if normal == given:
+    if not changed:
         return request
-    subject = request.subject.model_copy(update=normal)
+    subject = request.subject.model_copy(update=changed)
     return request.model_copy(update={"subject": subject})
 
 

@@ -192,8 +192,23 @@ class Vocabulary:
 
     def label(self, kind: str, code: str) -> str:
         """The plain-English words for a code (the code as words when it has no label)."""
-        term = getattr(self, kind).get(code)
-        return term.words if isinstance(term, Term) else code.replace("_", " ")
+        found = self._labels[kind].get(code)
+        return code.replace("_", " ") if found is None else found
+
+    @cached_property
+    def _labels(self) -> dict[str, dict[str, str]]:
+        return {
+            kind: {code: term.words for code, term in getattr(self, kind).items()}
+            for kind in ("sectors", "roles", "record_types", "purposes")
+        }
+
+    @cached_property
+    def assumed(self) -> tuple[tuple[str, str, str], ...]:
+        """For each fact with words for its assumed default: its name, its request field and
+        those words."""
+        return tuple(
+            (f.name, f"subject.{f.name}", f.assumed) for f in self.person.values() if f.assumed
+        )
 
     @cached_property
     def conditions(self) -> dict[str, tuple[Fact, str]]:
@@ -210,9 +225,51 @@ class Vocabulary:
 
     def fact_of(self, condition: str) -> str:
         """The request field a `when:` condition reads (`subject.age` for `age_under`)."""
-        if condition == "justification_given":
-            return "justification"
-        return f"subject.{self.conditions[condition][0].name}"
+        return self.fields[condition]
 
-    def defaults(self) -> dict[str, Any]:
-        return {fact.name: fact.default for fact in self.person.values()}
+    @cached_property
+    def fields(self) -> dict[str, str]:
+        """For each `when:` condition, the request field it reads."""
+        found = {name: f"subject.{fact.name}" for name, (fact, _) in self.conditions.items()}
+        found["justification_given"] = "justification"
+        return found
+
+    @cached_property
+    def kinds(self) -> dict[str, tuple[str, frozenset[str]]]:
+        """Each fact's type and (for a choice) its codes, for checking requests quickly."""
+        return {f.name: (f.type, frozenset(f.codes)) for f in self.person.values()}
+
+    @cached_property
+    def matched(self) -> tuple[tuple[str, Any], ...]:
+        """The yes-or-no and choice facts, each with its default: the matcher reads them as
+        they are."""
+        return tuple((f.name, f.default) for f in self.person.values() if f.type != "number")
+
+    @cached_property
+    def numbers(self) -> tuple[tuple[str, str, Any], ...]:
+        """The number facts, each with the name of its `<name>_known` matcher fact and its
+        default."""
+        return tuple(
+            (f.name, f"{f.name}_known", f.default)
+            for f in self.person.values()
+            if f.type == "number"
+        )
+
+    @cached_property
+    def suggestions(self) -> dict[str, list[tuple[Any, str]]]:
+        """Changes `would_permit_if` may suggest, by request field (`subject.<name>`), with the
+        words for each: each fact's `suggest:`. The person's own choices are never among them."""
+        return {
+            f"subject.{fact.name}": [(s.value, s.words) for s in fact.suggest]
+            for fact in self.person.values()
+            if fact.suggest and not fact.own_choice
+        }
+
+    @cached_property
+    def implied(self) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+        """Each yes-or-no fact another fact's value makes true, with those (fact, value)s."""
+        return tuple(
+            (fact.name, tuple(fact.implied_by.items()))
+            for fact in self.person.values()
+            if fact.implied_by
+        )
