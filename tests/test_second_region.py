@@ -424,8 +424,10 @@ def test_authzen_carries_eastmoors_facts_in_its_context(eastmoor_service: TestCl
     }
     response = eastmoor_service.post("/access/v1/evaluation", json=evaluation, headers=CALLER)
     assert response.status_code == 200, response.text
-    assert response.json()["decision"] is True
-    assert "check_lpa_registration" in response.json()["context"]["obligations"]
+    body = response.json()
+    # Permitted on that date; an answer for another date is never a permission now.
+    assert (body["decision"], body["context"]["effect"]) == (False, "permit")
+    assert "check_lpa_registration" in body["context"]["obligations"]
 
     evaluation["context"]["national_data_opt_out"] = True  # Northgate's fact, not Eastmoor's
     response = eastmoor_service.post("/access/v1/evaluation", json=evaluation, headers=CALLER)
