@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from audit_support import open_trail
 from fastapi.testclient import TestClient
@@ -502,6 +503,25 @@ def eastmoor_url(tmp_path: Path) -> Iterator[str]:
     )
     with running_service(configured, log=tmp_path / "service.log") as (base, _):
         yield base
+
+
+def test_igengine_serve_started_on_the_eastmoor_pack_answers_over_http(eastmoor_url: str) -> None:
+    """As users start it (`igengine serve --policies ...`, audit on): the paramedic's request
+    is answered and recorded, and a Northgate role is a 422."""
+    with httpx.Client(base_url=eastmoor_url, headers=CALLER, trust_env=False) as client:
+        response = client.post("/v1/decisions", json=PARAMEDIC)
+        assert response.status_code == 200, response.text
+        assert decisive(response.json()) == ["em-ambulance/paramedic-best-interests"]
+        northgate = {**PARAMEDIC, "requester": {"role": "therapist", "organisation": "RXA"}}
+        refused = client.post("/v1/decisions", json=northgate)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "requester.role"
+        policies = client.get("/v1/policies").json()
+        assert {a["id"] for a in policies["agreements"]} == {
+            "em-social-prescribing",
+            "em-ambulance",
+            "em-chc",
+        }
 
 
 @pytest.mark.skipif(
