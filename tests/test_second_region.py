@@ -108,6 +108,18 @@ def test_the_eastmoor_pack_checks_clean_even_when_strict() -> None:
     assert "12 organisations" in result.output
 
 
+def test_igengine_vocabulary_lists_eastmoors_own_codes_and_facts() -> None:
+    result = CliRunner().invoke(app, ["vocabulary", str(EASTMOOR), "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert {"voluntary", "ambulance"} <= {s["code"] for s in listed["sectors"]}
+    assert {"link_worker", "paramedic"} <= {r["code"] for r in listed["roles"]}
+    assert "continuing_healthcare_assessment" in {r["code"] for r in listed["record_types"]}
+    [attorney] = [f for f in listed["person"] if f["name"] == "lasting_power_of_attorney"]
+    assert (attorney["type"], attorney["question"]) == ("boolean", LPA_QUESTION)
+    assert "national_data_opt_out" not in {f["name"] for f in listed["person"]}
+
+
 def test_lint_finds_only_the_organisations_no_agreement_names_yet() -> None:
     """What an IG lead would flag: the district council and the pharmacy have signed no
     agreement; every obligation the vocabulary declares is used, and nothing else is wrong."""
