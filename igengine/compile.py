@@ -366,14 +366,17 @@ def person_facts(request: Request, vocabulary: Vocabulary) -> dict[str, Any]:
     (the pack's default where the request gives none). A number the request does not give is
     -1 with `<name>_known` false, so no bound matches it. A fact `implied_by` another is true
     when that one has the value given (a refusal of consent counts as an objection)."""
-    given = request.subject.facts()
-    facts: dict[str, Any] = {"role": request.requester.role}
-    for name, default in vocabulary.matched:
-        facts[name] = given.get(name, default)
-    for name, known_name, default in vocabulary.numbers:
-        value = given.get(name, default)
+    # Defaults first, then what the request gives (check_request lets only declared facts in).
+    facts: dict[str, Any] = {
+        "role": request.requester.role,
+        **vocabulary.defaults,
+        **request.subject.facts(),
+    }
+    for name, known_name in vocabulary.numbers:
+        value = facts[name]
         facts[known_name] = value is not None
-        facts[name] = -1 if value is None else value
+        if value is None:
+            facts[name] = -1
     facts["justified"] = request.justified
     _imply(facts, vocabulary)
     return facts
@@ -413,6 +416,7 @@ class FactText:
         self._sectors = sectors
         self._parties = parties
         self._pairs: dict[tuple[str, str], Pair] = {}
+        self._people: dict[tuple[Any, ...], str] = {}
 
     def pair(self, requester_org: str, holder_org: str) -> Pair:
         key = (requester_org, holder_org)
@@ -428,13 +432,21 @@ class FactText:
             )
         return found
 
-    @staticmethod
-    def members(pair: Pair, person: dict[str, Any]) -> str:
+    def members(self, pair: Pair, person: dict[str, Any]) -> str:
         """The facts as the text of a JSON object after its opening brace: the pair's facts,
         then the person's."""
-        return pair.text + _ENCODE(person)[1:]
+        # The person's facts take a handful of values each, so their text is kept by those
+        # values (in person_facts' fixed key order; each place always holds one type, so
+        # True and 1 never meet): encoding them was a tenth of a decision (bench/decide.py).
+        key = tuple(person.values())
+        text = self._people.get(key)
+        if text is None:
+            if len(self._people) >= _MAX_PEOPLE:
+                self._people.clear()
+            text = self._people[key] = _ENCODE(person)[1:]
+        return pair.text + text
 
 
-# The person's facts are encoded with a plain JSON encoder (one call per match); a template
-# kept in step with the facts by hand was measured as not worth its upkeep (bench/decide.py).
 _ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# Bounds the cache of the person's facts as text; past it the cache simply starts again.
+_MAX_PEOPLE = 65_536

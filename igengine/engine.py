@@ -32,7 +32,14 @@ from igengine.durable_host import DurableMatcher
 from igengine.policy.model import AgreementSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.policy.validate import load_pack
-from igengine.request import Request, RequestError, Subject, check_request, parse_request
+from igengine.request import (
+    Request,
+    RequestError,
+    Subject,
+    check_request,
+    parse_request,
+    raw_errors,
+)
 from igengine.vocabulary import Effect, suggest
 
 
@@ -156,7 +163,13 @@ def _checked(
     """The request in the contract's shape, checked against the pack (its organisations and
     vocabulary), with any FHIR Consent read into its facts; RequestError names what is
     wrong."""
-    parsed = parse_request(request)
+    try:
+        parsed = parse_request(request)
+    except RequestError as exc:
+        # Name every problem at once: the pack's too, as far as the request can be read.
+        found = [e for e in raw_errors(request, pack.vocabulary) if e not in exc.errors]
+        found += _raw_organisation_errors(request, pack)
+        raise RequestError([*exc.errors, *found]) from None
     errors: list[tuple[str, str]] = []
     try:
         _check_organisations(parsed, pack)
@@ -169,6 +182,20 @@ def _checked(
     if errors:
         raise RequestError(errors)
     return _read_consent(parsed, pack)
+
+
+def _raw_organisation_errors(request: Any, pack: PolicyPack) -> list[tuple[str, str]]:
+    """The organisations a request that is not of the contract's shape names that the pack
+    does not have."""
+    if not isinstance(request, dict):
+        return []
+    named = []
+    for side in ("requester", "holder"):
+        part = request.get(side)
+        code = part.get("organisation") if isinstance(part, dict) else None
+        if isinstance(code, str):
+            named.append((f"{side}.organisation", code))
+    return _organisation_errors(named, pack)
 
 
 def _build(pack: PolicyPack) -> _Snapshot:
@@ -274,21 +301,24 @@ def _check_organisations(request: Request, pack: PolicyPack) -> None:
     known = pack.organisations
     if request.requester.organisation in known and request.holder.organisation in known:
         return
-    codes = sorted(known)
-    errors = [
+    named = [
+        ("requester.organisation", request.requester.organisation),
+        ("holder.organisation", request.holder.organisation),
+    ]
+    raise RequestError(_organisation_errors(named, pack))
+
+
+def _organisation_errors(named: list[tuple[str, str]], pack: PolicyPack) -> list[tuple[str, str]]:
+    codes = sorted(pack.organisations)
+    return [
         (
             field,
             f"'{code}' is not an organisation in the loaded pack; "
             f"{suggest(code, codes, list_all=True)}",
         )
-        for field, code in (
-            ("requester.organisation", request.requester.organisation),
-            ("holder.organisation", request.holder.organisation),
-        )
+        for field, code in named
         if code not in pack.organisations
     ]
-    if errors:
-        raise RequestError(errors)
 
 
 def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
@@ -305,7 +335,7 @@ def _shard(request: Request) -> str:
 def _matched(snapshot: _Snapshot, shard: str, pair: Pair, person: dict[str, Any]) -> list[Rule]:
     """The rules the facts match, in pack order: those of the groups durable-rules matches
     (rules sharing conditions) whose agreement both organisations are parties to."""
-    names = snapshot.matcher.matching(shard, FactText.members(pair, person))
+    names = snapshot.matcher.matching(shard, snapshot.facts.members(pair, person))
     if not names:
         return []
     rules, groups, shared = snapshot.pack.rules, snapshot.groups, pair.shared

@@ -7,6 +7,7 @@ changes that would permit the request.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from itertools import combinations
@@ -28,6 +29,7 @@ _JUSTIFICATION = "(your reason for breaking the glass)"
 _JUSTIFIED_WORDS = "a justification is recorded"
 
 
+@functools.lru_cache(maxsize=16)
 def _suggestions(vocabulary: Vocabulary) -> dict[str, list[tuple[Any, str]]]:
     """Changes worth suggesting, by request field, with the words for each: the values each
     fact's `suggest:` lists (never the person's own choices), and a justification."""

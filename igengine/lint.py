@@ -372,19 +372,17 @@ def _unused(pack: PolicyPack, loaded: Any) -> list[Finding]:
                         "add it to an agreement's parties, or remove it",
                     )
                 )
-        for position, obligation in enumerate(definitions.obligations):
-            if obligation.code not in used:
-                # A list entry is found by its position, the older `{code: text}` form by its
-                # code; the path of the other form finds only the `obligations:` line above.
-                listed = source.issue(("obligations", position, "code"), "")
-                mapped = source.issue(("obligations", obligation.code), "")
+        for i, obligation in enumerate(definitions.obligations):
+            code = obligation.code
+            if code not in used:
+                issue = source.issue(("obligations", i), "")
                 found.append(
                     Finding(
-                        listed.source,
-                        max(listed.line, mapped.line),
+                        issue.source,
+                        issue.line,
                         "unused-obligation",
                         "warning",
-                        f"obligation {obligation.code} is used by no rule",
+                        f"obligation {code} is used by no rule",
                         "use it in a rule's obligations, or remove it",
                     )
                 )

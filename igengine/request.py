@@ -216,31 +216,27 @@ def check_request(request: Request, vocabulary: Vocabulary) -> Request:
     about the person is one the pack declares, of its type (a choice given as true or false
     reads as the code "true" or "false"). Raises RequestError naming each bad field with
     did-you-mean and the valid values."""
+    role, purpose, record = request.requester.role, request.purpose, request.record_type
     errors: list[tuple[str, str]] = []
-    for field, kind, code in (
-        ("requester.role", "roles", request.requester.role),
-        ("purpose", "purposes", request.purpose),
-        ("record_type", "record_types", request.record_type),
+    if not (
+        role in vocabulary.roles
+        and purpose in vocabulary.purposes
+        and record in vocabulary.record_types
     ):
-        if code not in getattr(vocabulary, kind):
-            known = vocabulary.codes(kind)
-            message = f"'{code}' is not a valid code; {suggest(code, known, list_all=True)}"
-            errors.append((field, message))
+        errors = code_errors(vocabulary, role=role, purpose=purpose, record_type=record)
     given = request.subject.facts()
     changed: dict[str, Any] = {}
     kinds = vocabulary.kinds
     for name, value in given.items():
         declared = kinds.get(name)
-        if declared is None:
-            listing = suggest(name, list(vocabulary.person), list_all=True)
-            errors.append((f"subject.{name}", f"is not a fact of this pack; {listing}"))
-            continue
         # The usual cases, checked without a call.
-        if declared[0] == "boolean" and value.__class__ is bool:
+        if declared is None:
+            pass
+        elif (declared[0] == "boolean" and value.__class__ is bool) or (
+            declared[0] == "choice" and value.__class__ is str and value in declared[1]
+        ):
             continue
-        if declared[0] == "choice" and value.__class__ is str and value in declared[1]:
-            continue
-        problem, normal = _fact_value(vocabulary.person[name], value)
+        problem, normal = fact_problem(vocabulary, name, value)
         if problem:
             errors.append((f"subject.{name}", problem))
         elif normal is not value:
@@ -251,6 +247,53 @@ def check_request(request: Request, vocabulary: Vocabulary) -> Request:
         return request
     subject = request.subject.model_copy(update=changed)
     return request.model_copy(update={"subject": subject})
+
+
+# The request fields that carry a code, and the kind of code each is.
+_CODED = {"role": "roles", "purpose": "purposes", "record_type": "record_types"}
+_FIELDS = {"role": "requester.role", "purpose": "purpose", "record_type": "record_type"}
+
+
+def code_errors(vocabulary: Vocabulary, **given: Any) -> list[tuple[str, str]]:
+    """A (field, message) for each of `role`, `purpose` and `record_type` given that is not a
+    code of the vocabulary (values that are not text are left to the request's own checks)."""
+    errors = []
+    for name, code in given.items():
+        kind = _CODED[name]
+        if isinstance(code, str) and code not in getattr(vocabulary, kind):
+            known = vocabulary.codes(kind)
+            message = f"'{code}' is not a valid code; {suggest(code, known, list_all=True)}"
+            errors.append((_FIELDS[name], message))
+    return errors
+
+
+def fact_problem(vocabulary: Vocabulary, name: str, value: Any) -> tuple[str, Any]:
+    """A problem with the fact `name` given as `value` ("" if none: it is a fact of the
+    vocabulary and the value is of its type), and the value as the engine reads it."""
+    fact = vocabulary.person.get(name)
+    if fact is None:
+        listing = suggest(name, list(vocabulary.person), list_all=True)
+        return f"is not a fact of this pack; {listing}", value
+    return _fact_value(fact, value)
+
+
+def raw_errors(data: Any, vocabulary: Vocabulary) -> list[tuple[str, str]]:
+    """What the vocabulary finds wrong with a request that is not of the contract's shape, as
+    far as it can be read: so that every problem is named at once."""
+    if not isinstance(data, dict):
+        return []
+    requester, subject = data.get("requester"), data.get("subject")
+    role = requester.get("role") if isinstance(requester, dict) else None
+    errors = code_errors(
+        vocabulary, role=role, purpose=data.get("purpose"), record_type=data.get("record_type")
+    )
+    if isinstance(subject, dict):
+        for name, value in subject.items():
+            if name not in {"id", "fhir_consent"}:
+                problem, _ = fact_problem(vocabulary, name, value)
+                if problem:
+                    errors.append((f"subject.{name}", problem))
+    return errors
 
 
 def _fact_value(fact: Fact, value: Any) -> tuple[str, Any]:

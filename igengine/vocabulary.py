@@ -82,6 +82,7 @@ class Suggestion(_Entry):
 
     value: bool | int | str
     words: str = Field(min_length=1)
+    description: str | None = None
 
 
 class Phrase(_Entry):
@@ -92,6 +93,7 @@ class Phrase(_Entry):
     # None takes the value from the words matched by `(?P<value>...)` in `says`.
     value: bool | int | str | None = None
     example: str | None = None
+    description: str | None = None
 
 
 FactType = Literal["boolean", "choice", "number"]
@@ -235,24 +237,28 @@ class Vocabulary:
         return found
 
     @cached_property
-    def kinds(self) -> dict[str, tuple[str, frozenset[str]]]:
-        """Each fact's type and (for a choice) its codes, for checking requests quickly."""
-        return {f.name: (f.type, frozenset(f.codes)) for f in self.person.values()}
-
-    @cached_property
-    def matched(self) -> tuple[tuple[str, Any], ...]:
-        """The yes-or-no and choice facts, each with its default: the matcher reads them as
-        they are."""
-        return tuple((f.name, f.default) for f in self.person.values() if f.type != "number")
-
-    @cached_property
-    def numbers(self) -> tuple[tuple[str, str, Any], ...]:
-        """The number facts, each with the name of its `<name>_known` matcher fact and its
-        default."""
-        return tuple(
-            (f.name, f"{f.name}_known", f.default)
+    def kinds(self) -> dict[str, tuple[str, frozenset[str], range]]:
+        """Each fact's type, (for a choice) its codes and (for a number with a maximum) its
+        range, for checking requests quickly."""
+        return {
+            f.name: (
+                f.type,
+                frozenset(f.codes),
+                range(f.minimum, f.maximum + 1) if f.maximum is not None else range(0),
+            )
             for f in self.person.values()
-            if f.type == "number"
+        }
+
+    @cached_property
+    def defaults(self) -> dict[str, Any]:
+        """Each fact's default, by name."""
+        return {f.name: f.default for f in self.person.values()}
+
+    @cached_property
+    def numbers(self) -> tuple[tuple[str, str], ...]:
+        """The number facts, each with the name of its `<name>_known` matcher fact."""
+        return tuple(
+            (f.name, f"{f.name}_known") for f in self.person.values() if f.type == "number"
         )
 
     @cached_property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ def choices(fact: str) -> list[str]:
     return [choice["code"] for choice in found["choices"]]
 
 
+@functools.cache
 def _vocabulary() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load(VOCABULARY.read_text())
     return loaded

@@ -45,7 +45,7 @@ def _text_facts(engine: Engine, raw: dict[str, Any], person: dict[str, Any]) -> 
     sectors = {code: org.sector for code, org in engine.pack.organisations.items()}
     text = FactText(sectors, party_index(engine.pack))
     pair = text.pair(parsed.requester.organisation, parsed.holder.organisation)
-    return json.loads("{" + FactText.members(pair, person))
+    return json.loads("{" + text.members(pair, person))
 
 
 @settings(max_examples=300, deadline=None)

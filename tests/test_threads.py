@@ -37,13 +37,13 @@ def varied_requests(count: int) -> list[dict[str, Any]]:
     ):
         requests.append(
             {
-                "requester": {"role": role.value, "organisation": org},
+                "requester": {"role": role, "organisation": org},
                 "holder": {"organisation": "RNG"},
-                "purpose": purpose.value,
-                "record_type": record.value,
+                "purpose": purpose,
+                "record_type": record,
                 "subject": {
-                    "relationship": relationship.value,
-                    "consent": consent.value,
+                    "relationship": relationship,
+                    "consent": consent,
                     "objection": objection,
                     "age": 40,
                 },

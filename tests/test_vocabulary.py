@@ -324,3 +324,19 @@ def test_the_vocabulary_command_lists_the_packs_codes() -> None:
     plain = CliRunner().invoke(app, ["vocabulary", str(POLICIES)])
     assert "Record types:\n  capacity_assessment\tcapacity assessment\n" in plain.output
     assert "\x1b[" not in plain.output
+
+
+def test_lint_names_an_unused_obligation_of_the_vocabulary_at_its_line(tmp_path: Path) -> None:
+    from igengine.lint import lint
+
+    pack = _shipped(tmp_path)
+    vocabulary = pack / "vocabulary.yaml"
+    _replace(
+        vocabulary,
+        "obligations:\n",
+        "obligations:\n  - {code: notify_dpo, text: Tell the Data Protection Officer.}\n",
+    )
+    found = [f for f in lint(pack, date(2026, 6, 1)) if f.check == "unused-obligation"]
+    assert [(f.line, f.problem) for f in found] == [
+        (_line_of(vocabulary, "notify_dpo"), "obligation notify_dpo is used by no rule")
+    ]
