@@ -92,26 +92,3 @@ def test_cli_exit_1_on_errors_json_and_strict(tmp_path: Path) -> None:
     assert strict.exit_code == 1
     missing = runner.invoke(app, ["lint", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
-
-
-def test_an_obligation_no_rule_uses_is_named_at_its_line_in_either_form(tmp_path: Path) -> None:
-    """The shipped pack uses every obligation its vocabulary declares; one added to the
-    vocabulary's list, or written in the older `{code: text}` form, is named by its code."""
-    assert [f for f in lint(POLICIES, ON) if f.check == "unused-obligation"] == []
-    pack = _planted(tmp_path)
-    vocabulary = pack / "vocabulary.yaml"
-    text = vocabulary.read_text().replace(
-        "obligations:\n", "obligations:\n  - {code: notify_dpo, text: Tell the DPO.}\n", 1
-    )
-    vocabulary.write_text(text)
-    (pack / "local.yaml").write_text("obligations:\n  tell_the_board: Tell the board.\n")
-    found = {
-        (Path(f.file).name, f.line, f.problem)
-        for f in lint(pack, ON)
-        if f.check == "unused-obligation"
-    }
-    line = text.splitlines().index("  - {code: notify_dpo, text: Tell the DPO.}") + 1
-    assert found == {
-        ("vocabulary.yaml", line, "obligation notify_dpo is used by no rule"),
-        ("local.yaml", 2, "obligation tell_the_board is used by no rule"),
-    }
