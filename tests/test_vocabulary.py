@@ -340,3 +340,17 @@ def test_lint_names_an_unused_obligation_of_the_vocabulary_at_its_line(tmp_path:
     assert [(f.line, f.problem) for f in found] == [
         (_line_of(vocabulary, "notify_dpo"), "obligation notify_dpo is used by no rule")
     ]
+
+
+def test_a_vocabulary_that_is_not_yaml_is_the_cause_listed_first(tmp_path: Path) -> None:
+    pack = _shipped(tmp_path)
+    vocabulary = pack / "vocabulary.yaml"
+    _replace(vocabulary, "  - {code: acute, label: acute hospital}", "  - {code: acute, label: [}")
+    error = _problems(pack)
+    first = error.issues[0]
+    assert first.source.endswith("vocabulary.yaml") and first.field == "(file)"
+    assert len(error.consequences) > 50
+    assert all(c.cause is first for c in error.consequences)
+    lines = str(error).splitlines()
+    assert lines[2].startswith(f"  ... and {len(error.consequences)} references to it")
+    assert "no vocabulary defined" not in str(error)

@@ -26,14 +26,18 @@ _DEFINITIONS = (*DEFINITION_FIELDS, "organisations", "vocabulary")
 
 
 class PolicyError(ValueError):
-    """A pack that cannot be loaded. `issues` lists every problem found, not just the first,
-    problems in the vocabulary and organisations first; a problem that only follows from one
+    """A pack that cannot be loaded. `issues` lists every problem found, not just the first:
+    the causes of other problems first, then the rest of the vocabulary's and organisations'
+    problems, then the others; a problem that only follows from one
     of those (`cause`) is in `consequences`, and the message counts them under their cause."""
 
     def __init__(self, issues: list[PolicyIssue]) -> None:
         self.consequences = [issue for issue in issues if issue.cause is not None]
+        causes = {id(issue.cause) for issue in self.consequences}
         listed = sorted(issue for issue in issues if issue.cause is None)
-        self.issues = sorted(listed, key=lambda issue: not _is_definition(issue))
+        self.issues = sorted(
+            listed, key=lambda issue: (id(issue) not in causes, not _is_definition(issue))
+        )
         count = len(self.issues)
         heading = f"{count} problem{'s' if count != 1 else ''} in the policy pack:"
         super().__init__("\n".join([heading, *self.lines()]))

@@ -182,7 +182,9 @@ class CodeCheck:
         self._loaded = loaded
         self._issues = issues
         self.issues = issues
-        self._no_vocabulary = missing(loaded, found)
+        # A file that could not be read (vocabulary.yaml with a YAML slip, say) is the likely
+        # cause of an empty vocabulary, and is reported as such instead.
+        self._no_vocabulary = None if loaded.file_problems else missing(loaded, found)
         if self._no_vocabulary is not None:
             issues.append(self._no_vocabulary)
 
