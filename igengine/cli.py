@@ -20,8 +20,10 @@ from igengine.audit.cli import audit_app
 from igengine.changecli import diff_command, lint_command, pack_app, replay_command
 from igengine.decision import Decision
 from igengine.engine import Engine
+from igengine.explain import change_words
 from igengine.packsign import PackSignatureError
 from igengine.policy.errors import PolicyError
+from igengine.policy.pack import PolicyPack
 from igengine.policy.validate import load_pack
 from igengine.request import RequestError, parse_json
 from igengine.vocabulary import Effect, Vocabulary
@@ -290,7 +292,7 @@ def decide(
     if as_json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:
-        show(decision, engine.pack.obligations, detail=detail or False)
+        show(decision, engine.pack, detail=detail or False)
 
 
 @app.command()
@@ -304,9 +306,11 @@ def explain(
     decide(policies=policies, file=file, subject=None, as_json=False, detail=True)
 
 
-def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> None:
-    """Print a decision the way a nurse reads it; `obligations` holds the pack's words for
-    each obligation code (its own codes as well as the built-in ones)."""
+def show(decision: Decision, pack: PolicyPack, *, detail: bool) -> None:
+    """Print a decision the way a nurse reads it; the pack gives the words for each obligation
+    code and for the answers that would change it."""
+    obligations = pack.obligations
+    vocabulary = pack.vocabulary
     if decision.what_if:
         # An answer for another time (--at) permits nothing now, whatever its effect.
         effect = "PERMITTED" if decision.effect is Effect.PERMIT else "NOT PERMITTED"
@@ -329,7 +333,7 @@ def show(decision: Decision, obligations: dict[str, str], *, detail: bool) -> No
     if decision.would_permit_if:
         out.print("\n[bold]It would be permitted if[/bold]")
         for change in decision.would_permit_if:
-            out.print("  • " + escape(", ".join(f"{k} = {v}" for k, v in change.items())))
+            out.print("  • " + escape(change_words(change, vocabulary)), soft_wrap=True)
     if detail and decision.rules:
         out.print("\n[bold]Rules that matched[/bold]")
         for rule in decision.rules:

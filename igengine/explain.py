@@ -8,7 +8,7 @@ changes that would permit the request.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from typing import Any
@@ -310,6 +310,34 @@ def _change_words(change: Change, suggestions: dict[str, list[tuple[Any, str]]])
     for name, value in change.items():
         words += [text for v, text in suggestions[name] if v == value]
     return " and ".join(words)
+
+
+def change_words(change: Mapping[str, Any], vocabulary: Vocabulary) -> str:
+    """One suggested change (an item of `would_permit_if`) as answers to the questions the
+    pack asks about the person (each fact's `question:`), e.g. 'you can answer “Has the
+    person objected ...?” with “No”'. The CLI and the page both say it in these words."""
+    parts = []
+    for field, value in change.items():
+        fact = vocabulary.person.get(field.removeprefix("subject."))
+        if field == "justification":
+            parts.append("you give a justification")
+        elif fact is None:
+            parts.append(f"{field} is {value}")
+        else:
+            parts.append(f"you can answer “{fact.question}” with “{answer_words(fact, value)}”")
+    return " and ".join(parts)
+
+
+def answer_words(fact: Fact, value: Any) -> str:
+    """A value of a fact as the page's answer to its question ("Yes", "Explicit consent is
+    recorded", "17")."""
+    if fact.type == "boolean":
+        return "Yes" if value else "No"
+    if fact.type == "choice":
+        term = next((c for c in fact.choices if c.code == value), None)
+        words = (term.answer or term.words) if term else str(value).replace("_", " ")
+        return words[:1].upper() + words[1:]
+    return str(value)
 
 
 def _sentence(text: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from igengine import explain
 from igengine.policy.pack import PolicyPack
 from igengine.vocabulary import Fact, Term
 
@@ -172,21 +173,6 @@ def question_for(field: str, pack: PolicyPack) -> Question | None:
 
 
 def change_words(change: Mapping[str, Any], pack: PolicyPack) -> str:
-    """A suggested change as answers to the page's questions, e.g.
-    'you answer “Are you part of this person's care team?” with “Yes”'."""
-    parts = []
-    for field, value in change.items():
-        question = question_for(field, pack)
-        if question is None:
-            parts.append(f"{field} is {value}")
-        elif question.kind == "text":
-            parts.append(f"you give a {question.label.lower()}")
-        else:
-            parts.append(f"you can answer “{question.label}” with “{_answer(question, value)}”")
-    return " and ".join(parts)
-
-
-def _answer(question: Question, value: Any) -> str:
-    code = {True: "yes", False: "no"}.get(value, str(value)) if isinstance(value, bool) else value
-    code = str(code)
-    return next((c.text for c in question.choices if c.value == code), code)
+    """A suggested change as answers to the page's questions: the library's words
+    (`igengine.explain.change_words`), which the CLI prints too."""
+    return explain.change_words(change, pack.vocabulary)

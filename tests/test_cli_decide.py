@@ -98,3 +98,18 @@ def test_a_missing_flag_is_named_as_missing_with_the_flag_to_give() -> None:
     assert result.exit_code == 2
     assert "purpose: is required; give --purpose" in result.output
     assert "'None'" not in result.output
+
+
+def test_what_would_change_the_answer_is_said_as_the_pages_questions() -> None:
+    planning = [
+        *("decide", "--role", "analyst", "--org", "NGICB", "--holder", "RNG"),
+        *("--purpose", "service_planning", "--record", "care_plan"),
+    ]
+    readable = CliRunner().invoke(app, planning, terminal_width=200)
+    assert readable.exit_code == 0
+    assert "you can answer “Is the information anonymised to the ICO's standard?” with “Yes”" in (
+        readable.output
+    )
+    assert "subject.anonymised" not in readable.output
+    as_json = json.loads(CliRunner().invoke(app, [*planning, "--json"]).output)
+    assert {"subject.anonymised": True} in as_json["would_permit_if"]
