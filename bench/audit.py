@@ -318,11 +318,16 @@ def main() -> None:
     )
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="igengine-audit-bench-") as directory:
-        keys = Path(directory)
+        # Each store is a trail of its own, so each has its own keys and with them its own
+        # witness file of signed heads (one file holding two chains' heads is refused).
         stores = args.stores.split(",")
         if "sqlite" in stores:
+            keys = Path(directory) / "sqlite"
+            keys.mkdir()
             results["sqlite"] = run("sqlite", f"sqlite:///{keys}/audit.db", keys, args)
         if "postgresql" in stores and postgres_reachable(args.postgres):
+            keys = Path(directory) / "postgresql"
+            keys.mkdir()
             schema = f"igengine_bench_{uuid.uuid4().hex[:8]}"
             try:
                 url = f"{args.postgres}?schema={schema}"

@@ -45,7 +45,6 @@ from igengine.audit.entry import ChainRow, decision_body, review_body, timestamp
 from igengine.audit.keys import Pseudonymiser  # noqa: E402
 from igengine.audit.store import Tables, pending_sql  # noqa: E402
 from igengine.request import parse_request  # noqa: E402
-from igengine.vocabulary import Purpose, RecordType, Relationship  # noqa: E402
 from service import Settings, create_app  # noqa: E402
 from service.auth import Access, digest, key_entry  # noqa: E402
 
@@ -62,6 +61,7 @@ def templates(engine: Engine, count: int, rng: random.Random) -> list[tuple[str,
     each is break-glass."""
     pack = engine.pack
     organisations = sorted(pack.organisations)
+    purposes = pack.vocabulary.codes("purposes")
     bodies: list[tuple[str, bool]] = []
     mark = Pseudonymiser(b"k" * 32)
     while len(bodies) < count:
@@ -75,11 +75,11 @@ def templates(engine: Engine, count: int, rng: random.Random) -> list[tuple[str,
                     "id": f"staff-{rng.randrange(500)}",
                 },
                 "holder": {"organisation": rng.choice(organisations)},
-                "purpose": "emergency_care" if emergency else rng.choice(list(Purpose)).value,
-                "record_type": rng.choice(list(RecordType)).value,
+                "purpose": "emergency_care" if emergency else rng.choice(purposes),
+                "record_type": rng.choice(pack.vocabulary.codes("record_types")),
                 "subject": {
                     "id": PERSON_MARK,
-                    "relationship": rng.choice(list(Relationship)).value,
+                    "relationship": rng.choice(pack.vocabulary.person["relationship"].codes),
                     **({"has_capacity": False} if emergency else {}),
                 },
                 **({"justification": "unconscious in ED"} if emergency else {}),

@@ -93,14 +93,14 @@ def rule_derived_requests(engine: Engine, count: int, seed: int) -> list[dict[st
         holder = rng.choice(
             spec.holder.organisations or in_sectors(spec.holder.sectors) or parties or orgs
         )
-        when = spec.when
-        subject: dict[str, Any] = {"age": 10 if when.age_under else 40}
-        if when.relationship:
-            subject["relationship"] = rng.choice(when.relationship).value
-        if when.consent:
-            subject["consent"] = rng.choice(when.consent).value
-        if when.objection is not None:
-            subject["objection"] = when.objection
+        when = spec.when.tested()
+        subject: dict[str, Any] = {"age": 10 if when.get("age_under") else 40}
+        if when.get("relationship"):
+            subject["relationship"] = rng.choice(when["relationship"])
+        if when.get("consent"):
+            subject["consent"] = rng.choice(when["consent"])
+        if when.get("objection") is not None:
+            subject["objection"] = when["objection"]
         out.append(
             {
                 "requester": {
@@ -111,7 +111,7 @@ def rule_derived_requests(engine: Engine, count: int, seed: int) -> list[dict[st
                 "purpose": rng.choice(sorted(rule.purposes)),
                 "record_type": rng.choice(spec.records or ["care_plan"]),
                 "subject": subject,
-                "justification": "urgent" if when.justification_given else None,
+                "justification": "urgent" if when.get("justification_given") else None,
                 "at": "2026-06-01T12:00:00Z",
             }
         )
@@ -155,7 +155,8 @@ def baseline_assert(engine: Engine) -> Callable[[dict[str, Any]], Any]:
         name = f"bench.{parsed.record_type}"
         if name not in by_record:
             return
-        fact = {**request_facts(parsed, sectors), "purpose": parsed.purpose, "sid": "bench"}
+        facts = request_facts(parsed, sectors, engine.pack.vocabulary)
+        fact = {**facts, "purpose": parsed.purpose, "sid": "bench"}
         # "No rule applies" is durable-rules' normal answer, not an error.
         with contextlib.suppress(MessageNotHandledException):
             host.assert_fact(name, fact)

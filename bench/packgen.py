@@ -15,23 +15,54 @@ Two shapes:
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role, Sector
-
 RULES_PER_AGREEMENT = 100
+
+# Generated packs speak the shipped pack's vocabulary, which each one gets a copy of.
+VOCABULARY = Path(__file__).resolve().parent.parent / "policies" / "vocabulary.yaml"
+_WORDS: dict[str, Any] = yaml.safe_load(VOCABULARY.read_text())
+
+
+def _codes(kind: str) -> list[str]:
+    return [entry["code"] for entry in _WORDS[kind]]
+
+
+def _choices(fact: str) -> list[str]:
+    found = next(f for f in _WORDS["person"] if f["name"] == fact)
+    return [choice["code"] for choice in found["choices"]]
+
+
+def _label(kind: str, code: str) -> str:
+    entry = next(e for e in _WORDS[kind] if e["code"] == code)
+    return str(entry.get("label") or code.replace("_", " "))
+
+
+SECTORS = _codes("sectors")
+ROLES = _codes("roles")
+PURPOSES = _codes("purposes")
+RECORDS = _codes("record_types")
+RELATIONSHIPS = _choices("relationship")
+CONSENTS = _choices("consent")
+CAPACITIES = _choices("has_capacity")
+
+
+def write_vocabulary(directory: Path) -> None:
+    """Give a generated pack the vocabulary its rules and requests use."""
+    shutil.copyfile(VOCABULARY, directory / "vocabulary.yaml")
 
 
 def organisations(count: int = 60) -> list[dict[str, str]]:
-    sectors = list(Sector)
+    sectors = list(SECTORS)
     return [
         {
             "code": f"ORG{i:03d}",
             "name": f"Organisation {i}",
-            "sector": sectors[i % len(sectors)].value,
+            "sector": sectors[i % len(sectors)],
         }
         for i in range(count)
     ]
@@ -49,23 +80,23 @@ def rule(
         "id": f"rule-{index}",
         "effect": effect,
         "because": f"Synthetic rule {index}.",
-        "requester": {"roles": rng.sample([r.value for r in Role], rng.randint(1, 4))},
-        "holder": {"sectors": rng.sample([s.value for s in Sector], rng.randint(1, 3))},
+        "requester": {"roles": rng.sample(ROLES, rng.randint(1, 4))},
+        "holder": {"sectors": rng.sample(SECTORS, rng.randint(1, 3))},
         "purposes": rng.sample(agreement_purposes, rng.randint(1, len(agreement_purposes))),
-        "records": rng.sample([r.value for r in RecordType], rng.randint(1, 3)),
+        "records": rng.sample(RECORDS, rng.randint(1, 3)),
         "when": {},
     }
     if rng.random() < 0.3:
         spec["requester"]["organisations"] = rng.sample(parties, rng.randint(1, 3))
     when = spec["when"]
     if rng.random() < 0.6:
-        when["relationship"] = rng.choice([r.value for r in Relationship])
+        when["relationship"] = rng.choice(RELATIONSHIPS)
     if rng.random() < 0.4:
         when["objection"] = rng.random() < 0.5
     if rng.random() < 0.3:
-        when["consent"] = rng.sample([c.value for c in Consent], rng.randint(1, 2))
+        when["consent"] = rng.sample(CONSENTS, rng.randint(1, 2))
     if rng.random() < 0.2:
-        when["has_capacity"] = rng.choice([c.value for c in Capacity])
+        when["has_capacity"] = rng.choice(CAPACITIES)
     if rng.random() < 0.2:
         when["age_under"] = 18
     if effect == "permit":
@@ -100,11 +131,12 @@ def write_pack(
     rng = random.Random(seed)
     (directory / "agreements").mkdir(parents=True, exist_ok=True)
     orgs = organisations()
+    write_vocabulary(directory)
     (directory / "organisations.yaml").write_text(yaml.safe_dump({"organisations": orgs}))
     codes = [o["code"] for o in orgs]
     written = 0
     for a in range((rule_count + RULES_PER_AGREEMENT - 1) // RULES_PER_AGREEMENT):
-        purposes = rng.sample([p.value for p in Purpose], rng.randint(1, 3))
+        purposes = rng.sample(PURPOSES, rng.randint(1, 3))
         parties = rng.sample(codes, 20)
         deny_ids: list[str] = []
         count = min(RULES_PER_AGREEMENT, rule_count - written)
@@ -136,11 +168,11 @@ def write_agreement(
 def all_parties_organisations() -> list[dict[str, str]]:
     return [
         {
-            "code": f"{sector.value.upper()}1",
-            "name": f"One {sector.label}",
-            "sector": sector.value,
+            "code": f"{sector.upper()}1",
+            "name": f"One {_label('sectors', sector)}",
+            "sector": sector,
         }
-        for sector in Sector
+        for sector in SECTORS
     ]
 
 
@@ -151,12 +183,13 @@ def write_all_parties(
     rng = random.Random(seed)
     (directory / "agreements").mkdir(parents=True, exist_ok=True)
     orgs = all_parties_organisations()
+    write_vocabulary(directory)
     (directory / "organisations.yaml").write_text(yaml.safe_dump({"organisations": orgs}))
     codes = [o["code"] for o in orgs]
-    sectors = [s.value for s in Sector][:2] if overlap else [s.value for s in Sector]
-    roles = [r.value for r in Role][:3] if overlap else [r.value for r in Role]
-    purposes = [p.value for p in Purpose]
-    records = [r.value for r in RecordType][:3] if overlap else [r.value for r in RecordType]
+    sectors = SECTORS[:2] if overlap else SECTORS
+    roles = ROLES[:3] if overlap else ROLES
+    purposes = PURPOSES
+    records = RECORDS[:3] if overlap else RECORDS
     denies = [f"objection-{i}" for i in range(5)]
     placed: list[str] = []  # the denies written so far, as agreement-id/rule-id
     per_agreement = [
@@ -181,9 +214,9 @@ def write_all_parties(
                 continue
             when: dict[str, Any] = {}
             if rng.random() < (0.2 if overlap else 0.5):
-                when["relationship"] = rng.choice([r.value for r in Relationship])
+                when["relationship"] = rng.choice(RELATIONSHIPS)
             if rng.random() < 0.2:
-                when["consent"] = rng.sample([c.value for c in Consent], rng.randint(1, 2))
+                when["consent"] = rng.sample(CONSENTS, rng.randint(1, 2))
             if rng.random() < 0.1:
                 when["age_under"] = rng.choice([16, 18])
             elif rng.random() < 0.05:
@@ -221,15 +254,15 @@ def requests(count: int, seed: int = 11, codes: list[str] | None = None) -> list
     codes = codes or [o["code"] for o in organisations()]
     return [
         {
-            "requester": {"role": rng.choice(list(Role)).value, "organisation": rng.choice(codes)},
+            "requester": {"role": rng.choice(ROLES), "organisation": rng.choice(codes)},
             "holder": {"organisation": rng.choice(codes)},
-            "purpose": rng.choice(list(Purpose)).value,
-            "record_type": rng.choice(list(RecordType)).value,
+            "purpose": rng.choice(PURPOSES),
+            "record_type": rng.choice(RECORDS),
             "subject": {
-                "relationship": rng.choice(list(Relationship)).value,
+                "relationship": rng.choice(RELATIONSHIPS),
                 "objection": rng.random() < 0.2,
-                "consent": rng.choice(list(Consent)).value,
-                "has_capacity": rng.choice(list(Capacity)).value,
+                "consent": rng.choice(CONSENTS),
+                "has_capacity": rng.choice(CAPACITIES),
                 "age": rng.randint(0, 100),
             },
             "at": "2026-06-01T12:00:00Z",

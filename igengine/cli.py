@@ -14,18 +14,19 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from igengine.audit.cli import audit_app
 from igengine.changecli import diff_command, lint_command, pack_app, replay_command
 from igengine.decision import Decision
 from igengine.engine import Engine
-from igengine.explain import details
+from igengine.explain import change_words, details
 from igengine.packsign import PackSignatureError
 from igengine.policy.errors import PolicyError
 from igengine.policy.pack import PolicyPack
 from igengine.policy.validate import load_pack
 from igengine.request import RequestError, parse_json
-from igengine.vocabulary import Effect
+from igengine.vocabulary import Effect, Vocabulary
 
 app = typer.Typer(
     help="igengine: can I share this? Decisions from data-sharing agreements.",
@@ -154,6 +155,94 @@ def _scalar(value: str) -> Any:
 
 
 @app.command()
+def vocabulary(
+    directory: Annotated[Path, typer.Argument(help="The policy pack directory.")] = Path(
+        "policies"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the vocabulary as JSON.")] = False,
+) -> None:
+    """List a pack's vocabulary: its sectors, roles, record types, purposes, obligations and
+    facts about the person, with the words each is shown with. A table on a terminal, plain
+    lines when piped; JSON with --json."""
+    try:
+        pack = load_pack(directory)
+    except PolicyError as exc:
+        err.print(escape(str(exc)), soft_wrap=True)
+        raise typer.Exit(1) from None
+    listing = vocabulary_listing(pack.vocabulary)
+    if as_json:
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+    elif out.is_terminal:
+        for title, rows in _vocabulary_rows(listing).items():
+            table = Table(title=title, title_justify="left")
+            for column in rows[0]:
+                table.add_column(column)
+            for row in rows[1:]:
+                table.add_row(*(escape(cell) for cell in row))
+            out.print(table)
+    else:
+        for title, rows in _vocabulary_rows(listing).items():
+            print(f"{title}:")
+            for row in rows[1:]:
+                print("  " + "\t".join(row))
+
+
+def vocabulary_listing(words: Vocabulary) -> dict[str, Any]:
+    """A pack's vocabulary as plain JSON: each kind's entries, and the facts about the
+    person with their type, question, default and (for a choice) codes."""
+    listing: dict[str, Any] = {
+        kind: [
+            {"code": code, "label": words.label(kind, code)}
+            | ({"clinical": True} if kind == "roles" and words.roles[code].clinical else {})
+            for code in words.codes(kind)
+        ]
+        for kind in ("sectors", "roles", "record_types", "purposes")
+    }
+    listing["obligations"] = [{"code": o.code, "text": o.text} for o in words.obligations.values()]
+    listing["person"] = [
+        {
+            "name": fact.name,
+            "type": fact.type,
+            "question": fact.question,
+            "default": fact.default,
+            "own_choice": fact.own_choice,
+        }
+        | (
+            {"choices": [{"code": c.code, "label": c.words} for c in fact.choices]}
+            if fact.choices
+            else {}
+        )
+        for fact in words.person.values()
+    ]
+    return listing
+
+
+def _vocabulary_rows(listing: dict[str, Any]) -> dict[str, list[tuple[str, ...]]]:
+    """Each part of the listing as a header row and one row per entry."""
+    rows: dict[str, list[tuple[str, ...]]] = {}
+    for kind in ("sectors", "roles", "record_types", "purposes"):
+        title = kind.replace("_", " ").capitalize()
+        rows[title] = [("code", "label")] + [
+            (entry["code"], entry["label"] + (" (clinical)" if entry.get("clinical") else ""))
+            for entry in listing[kind]
+        ]
+    rows["Obligations"] = [("code", "text")] + [
+        (entry["code"], entry["text"]) for entry in listing["obligations"]
+    ]
+    rows["Facts about the person"] = [("name", "type", "values", "default", "question")] + [
+        (
+            fact["name"],
+            fact["type"] + (" (the person's own choice)" if fact["own_choice"] else ""),
+            ", ".join(c["code"] for c in fact.get("choices", [])),
+            json.dumps(fact["default"]),
+            fact["question"],
+        )
+        for fact in listing["person"]
+    ]
+    return rows
+
+
+@app.command()
 def decide(
     policies: PoliciesOption = Path("policies"),
     file: Annotated[
@@ -233,8 +322,10 @@ def explain(
 
 def show(decision: Decision, pack: PolicyPack, *, detail: bool) -> None:
     """Print a decision the way a nurse reads it, for whoever would share the record; the
-    pack gives the words for each obligation code and, with `detail`, the trace."""
+    pack gives the words for each obligation code, for the answers that would change it and,
+    with `detail`, the trace."""
     obligations = pack.obligations
+    vocabulary = pack.vocabulary
     if decision.what_if:
         # An answer for another time (--at) permits nothing now, whatever its effect.
         effect = "PERMITTED" if decision.effect is Effect.PERMIT else "NOT PERMITTED"
@@ -259,7 +350,7 @@ def show(decision: Decision, pack: PolicyPack, *, detail: bool) -> None:
     if decision.would_permit_if:
         out.print("\n[bold]It would be permitted if[/bold]")
         for change in decision.would_permit_if:
-            out.print("  • " + escape(", ".join(f"{k} = {v}" for k, v in change.items())))
+            out.print("  • " + escape(change_words(change, vocabulary)), soft_wrap=True)
     if detail:
         out.print("\n[bold]Details[/bold]")
         for line in details(decision, pack):

@@ -27,29 +27,34 @@ from typing import Any
 
 from igengine.policy.pack import RESTRICTIONS_INDEX, PolicyPack, Rule
 from igengine.request import Request
-from igengine.vocabulary import Effect, Purpose, RecordType
+from igengine.vocabulary import Effect, Vocabulary
 
 Condition = dict[str, Any]
 
-# The facts rules test, in the order every rule tests them: who asks first (the role alone
-# separates most rules), then who holds, then the person.
-FACT_ORDER = (
-    "role",
-    "req_sector",
-    "holder_sector",
-    "req_org",
-    "holder_org",
-    "relationship",
-    "consent",
-    "capacity",
-    "objection",
-    "opt_out",
-    "risk",
-    "s251",
-    "anonymised",
-    "justified",
-    "age_known",
-)
+# The facts every rule tests first, in this order: who asks (the role alone separates most
+# rules), then who holds. The person's facts follow (see fact_order).
+PARTY_FACTS = ("role", "req_sector", "holder_sector", "req_org", "holder_org")
+
+
+def fact_order(vocabulary: Vocabulary) -> tuple[str, ...]:
+    """The order every rule tests its facts in: who asks and who holds, then the person's
+    choices, yes-or-no facts and whether a justification is given, then whether each number
+    is known. Each fact has the name the vocabulary gives it (a number's `<name>_known`)."""
+    facts = vocabulary.person.values()
+    return (
+        *PARTY_FACTS,
+        *(f.name for f in facts if f.type == "choice"),
+        *(f.name for f in facts if f.type == "boolean"),
+        "justified",
+        *(known(f.name) for f in facts if f.type == "number"),
+    )
+
+
+def known(name: str) -> str:
+    """The matcher fact saying whether the number `name` was given (as Vocabulary.numbers)."""
+    return f"{name}_known"
+
+
 # Every fact carries this, so a rule with no conditions of its own still has one to match.
 ALWAYS = "always"
 # durable-rules' limits (events.c MAX_STACK_SIZE 64; rules.h NEXT_LIST_LENGTH 128; rete.c
@@ -110,7 +115,7 @@ class CompiledPack:
     permits: dict[str, dict[int, tuple[tuple[int, Selectors], ...]]]
 
     @staticmethod
-    def shard(record: RecordType, purpose: Purpose) -> str:
+    def shard(record: str, purpose: str) -> str:
         # StrEnums format as their values (and `.value` is a slow descriptor).
         return f"{record}.{purpose}"
 
@@ -121,12 +126,14 @@ def compile_pack(pack: PolicyPack) -> CompiledPack:
     conditions: dict[str, Condition] = {}
     permit_conditions: dict[str, set[str]] = {}
     permits: dict[str, dict[int, list[tuple[int, Selectors]]]] = {}
+    order = fact_order(pack.vocabulary)
+    records = pack.vocabulary.codes("record_types")
     for rule in pack.rules:
-        condition = rule_condition(rule)
+        condition = rule_condition(rule, pack.vocabulary, order)
         text = json.dumps(condition, separators=(",", ":"))
         conditions.setdefault(text, condition)
         selectors = Selectors.of(rule) if rule.effect is Effect.PERMIT else None
-        for record in rule.spec.records or list(RecordType):
+        for record in rule.spec.records or records:
             for purpose in rule.purposes:
                 name = CompiledPack.shard(record, purpose)
                 shards.setdefault(name, {}).setdefault(text, []).append(rule.index)
@@ -163,11 +170,13 @@ def group_index(name: str) -> int:
     return int(name[1:])
 
 
-def rule_condition(rule: Rule) -> Condition:
-    """The rule's conditions on the request facts, in FACT_ORDER: single values, then age
-    bounds, then `$or`s. Record, purpose and agreement are not among them (see the module's
-    docstring)."""
-    spec, when = rule.spec, rule.spec.when
+def rule_condition(
+    rule: Rule, vocabulary: Vocabulary, order: tuple[str, ...] | None = None
+) -> Condition:
+    """The rule's conditions on the request facts, in `fact_order`: single values, then
+    number bounds, then `$or`s. Record, purpose and agreement are not among them (see the
+    module's docstring)."""
+    spec = rule.spec
     tested: dict[str, list[Any]] = {
         fact: sorted(set(values))
         for fact, values in (
@@ -176,38 +185,29 @@ def rule_condition(rule: Rule) -> Condition:
             ("req_org", spec.requester.organisations),
             ("holder_sector", spec.holder.sectors),
             ("holder_org", spec.holder.organisations),
-            ("relationship", when.relationship or ()),
-            ("consent", when.consent or ()),
-            ("capacity", when.has_capacity or ()),
         )
         if values
     }
-    tested.update(
-        (fact, [value])
-        for fact, value in (
-            ("objection", when.objection),
-            ("opt_out", when.national_data_opt_out),
-            ("risk", when.risk_of_serious_harm),
-            ("s251", when.s251_support),
-            ("anonymised", when.anonymised),
-            ("justified", when.justification_given),
-            (
-                "age_known",
-                True if when.age_under is not None or when.age_at_least is not None else None,
-            ),
-        )
-        if value is not None
-    )
+    bounds: list[Condition] = []
+    for name, value in rule.conditions.items():
+        if name == "justification_given":
+            tested["justified"] = [value]
+            continue
+        fact, how = vocabulary.conditions[name]
+        if how == "is":
+            tested[name] = sorted(set(value)) if isinstance(value, list) else [value]
+        else:
+            tested[known(fact.name)] = [True]
+            bounds.append({"$lt" if how == "under" else "$gte": {fact.name: value}})
+    order = order or fact_order(vocabulary)
     parts: list[Condition] = [
-        {fact: tested[fact][0]} for fact in FACT_ORDER if len(tested.get(fact, ())) == 1
+        {fact: tested[fact][0]} for fact in order if len(tested.get(fact, ())) == 1
     ]
-    if when.age_under is not None:
-        parts.append({"$lt": {"age": when.age_under}})
-    if when.age_at_least is not None:
-        parts.append({"$gte": {"age": when.age_at_least}})
+    # Bounds in a fixed order (below before at-least), as before the vocabulary was data.
+    parts += sorted(bounds, key=lambda bound: next(iter(bound)) != "$lt")
     parts += [
         {"$or": [{fact: value} for value in tested[fact]]}
-        for fact in FACT_ORDER
+        for fact in order
         if len(tested.get(fact, ())) > 1
     ]
     if not parts:
@@ -325,36 +325,28 @@ def party_index(pack: PolicyPack) -> dict[str, frozenset[int]]:
     return {code: frozenset(agreements) for code, agreements in index.items()}
 
 
-# The fact each suggestable request field sets (see explain.would_permit_if), so a changed
-# request can be evaluated by editing its facts rather than rebuilding and re-validating it.
-_CHANGE_FACTS: dict[str, str] = {
-    "subject.relationship": "relationship",
-    "subject.consent": "consent",
-    "subject.s251_support": "s251",
-    "subject.anonymised": "anonymised",
-    "subject.risk_of_serious_harm": "risk",
-    "subject.has_capacity": "capacity",
-}
-
-
-def changed_facts(facts: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
-    """The facts of the request with `change` applied ({"subject.consent": "explicit"} ...)."""
+def changed_facts(
+    facts: dict[str, Any], change: dict[str, Any], vocabulary: Vocabulary
+) -> dict[str, Any]:
+    """The facts of the request with `change` applied ({"subject.consent": "explicit"} ...);
+    a change is to a fact of the same name."""
     changed = dict(facts)
     for field, value in change.items():
         if field == "justification":
             changed["justified"] = bool(value and str(value).strip())
         else:
-            changed[_CHANGE_FACTS[field]] = value
-    if changed["consent"] == "refused":
-        changed["objection"] = True
+            changed[field.removeprefix("subject.")] = value
+    _imply(changed, vocabulary)
     return changed
 
 
-def request_facts(request: Request, sectors: dict[str, str]) -> dict[str, Any]:
+def request_facts(
+    request: Request, sectors: dict[str, str], vocabulary: Vocabulary
+) -> dict[str, Any]:
     """The flat facts a compiled rule tests: the organisation pair's and the person's."""
     return {
         **pair_facts(request.requester.organisation, request.holder.organisation, sectors),
-        **person_facts(request),
+        **person_facts(request, vocabulary),
     }
 
 
@@ -369,55 +361,31 @@ def pair_facts(requester_org: str, holder_org: str, sectors: dict[str, str]) -> 
     }
 
 
-def person_facts(request: Request) -> dict[str, Any]:
-    """The facts about the requester's role and the person. A refusal of consent counts as an
-    objection. Codes are StrEnums, which JSON encodes as their plain string values."""
-    subject = request.subject
-    return {
+def person_facts(request: Request, vocabulary: Vocabulary) -> dict[str, Any]:
+    """The facts about the requester's role and the person, each fact by its vocabulary name
+    (the pack's default where the request gives none). A number the request does not give is
+    -1 with `<name>_known` false, so no bound matches it. A fact `implied_by` another is true
+    when that one has the value given (a refusal of consent counts as an objection)."""
+    # Defaults first, then what the request gives (check_request lets only declared facts in).
+    facts: dict[str, Any] = {
         "role": request.requester.role,
-        "relationship": subject.relationship,
-        "objection": subject.objection or subject.consent == "refused",
-        "consent": subject.consent,
-        "opt_out": subject.national_data_opt_out,
-        "capacity": subject.has_capacity,
-        "risk": subject.risk_of_serious_harm,
-        "age_known": subject.age is not None,
-        "age": -1 if subject.age is None else subject.age,
-        "s251": subject.s251_support,
-        "anonymised": subject.anonymised,
-        "justified": request.justified,
+        **vocabulary.defaults,
+        **request.subject.facts(),
     }
+    for name, known_name in vocabulary.numbers:
+        value = facts[name]
+        facts[known_name] = value is not None
+        if value is None:
+            facts[name] = -1
+    facts["justified"] = request.justified
+    _imply(facts, vocabulary)
+    return facts
 
 
-# The person's facts as JSON text, in person_facts' order. A fixed template is several times
-# cheaper than a JSON encoder, and this runs once per match (several per deny). Codes are
-# vocabulary values (plain identifiers, never needing escapes); tests check the text against
-# a real JSON encoding of person_facts.
-_PERSON_TEXT = (
-    '"role":"%s","relationship":"%s","objection":%s,"consent":"%s","opt_out":%s,'
-    '"capacity":"%s","risk":%s,"age_known":%s,"age":%d,"s251":%s,"anonymised":%s,'
-    '"justified":%s}'
-)
-_JSON_BOOL = ("false", "true")
-
-
-def person_text(facts: dict[str, Any]) -> str:
-    """The person's facts (from `person_facts`) as JSON object members and the closing brace."""
-    b = _JSON_BOOL
-    return _PERSON_TEXT % (
-        facts["role"],
-        facts["relationship"],
-        b[facts["objection"]],
-        facts["consent"],
-        b[facts["opt_out"]],
-        facts["capacity"],
-        b[facts["risk"]],
-        b[facts["age_known"]],
-        facts["age"],
-        b[facts["s251"]],
-        b[facts["anonymised"]],
-        b[facts["justified"]],
-    )
+def _imply(facts: dict[str, Any], vocabulary: Vocabulary) -> None:
+    for name, implied_by in vocabulary.implied:
+        if not facts[name]:
+            facts[name] = any(facts.get(other) == value for other, value in implied_by)
 
 
 _EVERY_PAIR = frozenset({RESTRICTIONS_INDEX})
@@ -448,6 +416,7 @@ class FactText:
         self._sectors = sectors
         self._parties = parties
         self._pairs: dict[tuple[str, str], Pair] = {}
+        self._people: dict[tuple[Any, ...], str] = {}
 
     def pair(self, requester_org: str, holder_org: str) -> Pair:
         key = (requester_org, holder_org)
@@ -463,8 +432,21 @@ class FactText:
             )
         return found
 
-    @staticmethod
-    def members(pair: Pair, person: dict[str, Any]) -> str:
+    def members(self, pair: Pair, person: dict[str, Any]) -> str:
         """The facts as the text of a JSON object after its opening brace: the pair's facts,
         then the person's."""
-        return pair.text + person_text(person)
+        # The person's facts take a handful of values each, so their text is kept by those
+        # values (in person_facts' fixed key order; each place always holds one type, so
+        # True and 1 never meet): encoding them was a tenth of a decision (bench/decide.py).
+        key = tuple(person.values())
+        text = self._people.get(key)
+        if text is None:
+            if len(self._people) >= _MAX_PEOPLE:
+                self._people.clear()
+            text = self._people[key] = _ENCODE(person)[1:]
+        return pair.text + text
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# Bounds the cache of the person's facts as text; past it the cache simply starts again.
+_MAX_PEOPLE = 65_536

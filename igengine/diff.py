@@ -30,16 +30,7 @@ from igengine.compile import Selectors
 from igengine.decision import Decision
 from igengine.engine import Engine
 from igengine.policy.pack import PolicyPack, Rule
-from igengine.vocabulary import (
-    Capacity,
-    Consent,
-    Effect,
-    Purpose,
-    RecordType,
-    Relationship,
-    Role,
-    Sector,
-)
+from igengine.vocabulary import Effect
 
 # Progress: called with (done, total) as cells of the request space are decided.
 Progress = Callable[[int, int], None]
@@ -55,10 +46,11 @@ class Space:
     # Organisation code → its sector, and → its name.
     sectors: dict[str, str]
     names: dict[str, str]
-    # The values each person fact a rule can test may take.
-    relationships: tuple[str, ...]
-    consents: tuple[str, ...]
-    capacities: tuple[str, ...]
+    # The codes of each choice about the person, by the fact's name; the yes-or-no facts; the
+    # whole-number facts.
+    choices: dict[str, tuple[str, ...]]
+    flags: tuple[str, ...]
+    numbers: tuple[str, ...]
     labels: dict[str, str]
 
     def codes(self) -> dict[str, set[str]]:
@@ -68,9 +60,7 @@ class Space:
             "purposes": set(self.purposes),
             "record types": set(self.records),
             "organisations": set(self.sectors),
-            "relationships": set(self.relationships),
-            "consents": set(self.consents),
-            "capacities": set(self.capacities),
+            **{f"{name} values": set(codes) for name, codes in self.choices.items()},
         }
 
     def label(self, code: str) -> str:
@@ -78,19 +68,26 @@ class Space:
 
 
 def request_space(pack: PolicyPack) -> Space:
-    """The request space the pack defines. The one place that enumerates vocabulary codes:
-    today they are igengine.vocabulary's enums, and the pack's own organisations."""
-    labelled = (Role, Purpose, RecordType, Sector, Relationship, Consent, Capacity)
+    """The request space the pack defines: its vocabulary's codes and facts, and its own
+    organisations."""
+    vocabulary = pack.vocabulary
+    facts = vocabulary.person.values()
+    labels = {
+        code: vocabulary.label(kind, code)
+        for kind in ("roles", "purposes", "record_types", "sectors")
+        for code in vocabulary.codes(kind)
+    }
+    labels.update((c.code, c.words) for f in facts for c in f.choices)
     return Space(
-        roles=tuple(Role),
-        purposes=tuple(Purpose),
-        records=tuple(RecordType),
+        roles=tuple(vocabulary.codes("roles")),
+        purposes=tuple(vocabulary.codes("purposes")),
+        records=tuple(vocabulary.codes("record_types")),
         sectors={code: org.sector for code, org in pack.organisations.items()},
         names={code: org.name for code, org in pack.organisations.items()},
-        relationships=tuple(Relationship),
-        consents=tuple(Consent),
-        capacities=tuple(Capacity),
-        labels={member: member.label for enum in labelled for member in enum},
+        choices={f.name: tuple(f.codes) for f in facts if f.type == "choice"},
+        flags=tuple(f.name for f in facts if f.type == "boolean"),
+        numbers=tuple(f.name for f in facts if f.type == "number"),
+        labels=labels,
     )
 
 
@@ -213,9 +210,13 @@ def _common_space(old: Space, new: Space) -> Space:
         records=both(old.records, new.records),
         sectors={code: new.sectors[code] for code in shared},
         names={code: new.names[code] for code in shared},
-        relationships=both(old.relationships, new.relationships),
-        consents=both(old.consents, new.consents),
-        capacities=both(old.capacities, new.capacities),
+        choices={
+            name: both(old.choices[name], codes)
+            for name, codes in new.choices.items()
+            if name in old.choices
+        },
+        flags=tuple(name for name in new.flags if name in old.flags),
+        numbers=tuple(name for name in new.numbers if name in old.numbers),
         labels={**old.labels, **new.labels},
     )
 
@@ -441,39 +442,30 @@ class _Decider:
         return request
 
 
-# The yes-or-no person facts; each is tested by a condition of the same name.
-_FLAGS = (
-    "objection",
-    "national_data_opt_out",
-    "risk_of_serious_harm",
-    "s251_support",
-    "anonymised",
-)
 JUSTIFICATION = "recorded by the diff"
 
 
 def person_cases(rules: Iterable[Rule], space: Space) -> list[dict[str, Any]]:
     """Every combination of the person facts these rules test (others at their defaults)."""
     tested: set[str] = set()
-    limits: set[int] = set()
+    limits: dict[str, set[int]] = {}
     for rule in rules:
-        when = rule.spec.when
         tested.update(rule.conditions)
-        limits.update(v for v in (when.age_under, when.age_at_least) if v is not None)
+        for name in space.numbers:
+            for bound in (f"{name}_under", f"{name}_at_least"):
+                if bound in rule.conditions:
+                    limits.setdefault(name, set()).add(rule.conditions[bound])
     options: dict[str, tuple[Any, ...]] = {}
-    if "relationship" in tested:
-        options["relationship"] = space.relationships
-    if "consent" in tested:
-        options["consent"] = space.consents
-    if "has_capacity" in tested:
-        options["has_capacity"] = space.capacities
-    for flag in _FLAGS:
+    for name, codes in space.choices.items():
+        if name in tested:
+            options[name] = codes
+    for flag in space.flags:
         if flag in tested:
             options[flag] = (False, True)
     if "justification_given" in tested:
         options["justification"] = (None, JUSTIFICATION)
-    if limits:
-        options["age"] = (None, *sorted(limits | {0}))
+    for name, bounds in limits.items():
+        options[name] = (None, *sorted(bounds | {0}))
     names = list(options)
     return [
         dict(zip(names, values, strict=True)) for values in itertools.product(*options.values())
@@ -544,20 +536,15 @@ def facts_in_words(facts: dict[str, Any], space: Space) -> str:
     """The person facts of one kind of request, as an IG officer would say them."""
     words = []
     for name, value in facts.items():
-        if name == "relationship":
-            words.append(
-                "in the person's care team" if value == "care_team" else "not in the care team"
-            )
-        elif name == "consent":
-            words.append(f"consent: {space.label(value)}")
-        elif name == "has_capacity":
-            words.append(f"has capacity: {space.label(value)}")
-        elif name == "age":
-            words.append("age not known" if value is None else f"aged {value}")
+        said = name.replace("_", " ")
+        if name in space.choices:
+            words.append(f"{said}: {space.label(value)}")
+        elif name in space.numbers:
+            words.append(f"{said} not known" if value is None else f"{said} {value}")
         elif name == "justification":
             words.append("a justification recorded" if value else "no justification")
         else:
-            words.append(f"{name.replace('_', ' ')}: {'yes' if value else 'no'}")
+            words.append(f"{said}: {'yes' if value else 'no'}")
     return ", ".join(words) or "whatever the person's circumstances"
 
 

@@ -32,7 +32,14 @@ from igengine.durable_host import DurableMatcher
 from igengine.policy.model import AgreementSpec
 from igengine.policy.pack import PolicyPack, Rule
 from igengine.policy.validate import load_pack
-from igengine.request import Request, RequestError, Subject, parse_request
+from igengine.request import (
+    Request,
+    RequestError,
+    Subject,
+    check_request,
+    parse_request,
+    raw_errors,
+)
 from igengine.vocabulary import Effect, suggest
 
 
@@ -181,26 +188,21 @@ class Engine:
     ) -> tuple[Request, Decision] | RequestError:
         """One batch item's (request, decision), not yet recorded, or what is wrong with it."""
         try:
-            parsed = parse_request(item)
-            _check_organisations(parsed, snapshot.pack)
-            parsed, consent_used = _read_consent(parsed, snapshot.pack)
+            parsed, consent_used = _checked(item, snapshot.pack)
         except RequestError as exc:
             return exc
         return parsed, _decide_safely(snapshot, parsed, consent_used)
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""
-        parsed = parse_request(request)
         snapshot = self._snapshot
-        _check_organisations(parsed, snapshot.pack)
+        parsed, _ = _checked(request, snapshot.pack)
         return _matching(snapshot, parsed)
 
 
 def _decided(snapshot: _Snapshot, request: Request | dict[str, Any]) -> tuple[Request, Decision]:
     """The request as decided (consent read) and its decision, unrecorded."""
-    parsed = parse_request(request)
-    _check_organisations(parsed, snapshot.pack)
-    parsed, consent_used = _read_consent(parsed, snapshot.pack)
+    parsed, consent_used = _checked(request, snapshot.pack)
     return parsed, _decide_safely(snapshot, parsed, consent_used)
 
 
@@ -209,9 +211,50 @@ def new_decision_id() -> str:
     return uuid.uuid4().hex
 
 
+def _checked(
+    request: Request | dict[str, Any], pack: PolicyPack
+) -> tuple[Request, dict[str, Any] | None]:
+    """The request in the contract's shape, checked against the pack (its organisations and
+    vocabulary), with any FHIR Consent read into its facts; RequestError names what is
+    wrong."""
+    try:
+        parsed = parse_request(request)
+    except RequestError as exc:
+        # Name every problem at once: the pack's too, as far as the request can be read.
+        found = [e for e in raw_errors(request, pack.vocabulary) if e not in exc.errors]
+        found += _raw_organisation_errors(request, pack)
+        raise RequestError([*exc.errors, *found]) from None
+    errors: list[tuple[str, str]] = []
+    try:
+        _check_organisations(parsed, pack)
+    except RequestError as exc:
+        errors += exc.errors
+    try:
+        parsed = check_request(parsed, pack.vocabulary)
+    except RequestError as exc:
+        errors += exc.errors
+    if errors:
+        raise RequestError(errors)
+    return _read_consent(parsed, pack)
+
+
+def _raw_organisation_errors(request: Any, pack: PolicyPack) -> list[tuple[str, str]]:
+    """The organisations a request that is not of the contract's shape names that the pack
+    does not have."""
+    if not isinstance(request, dict):
+        return []
+    named = []
+    for side in ("requester", "holder"):
+        part = request.get(side)
+        code = part.get("organisation") if isinstance(part, dict) else None
+        if isinstance(code, str):
+            named.append((f"{side}.organisation", code))
+    return _organisation_errors(named, pack)
+
+
 def _build(pack: PolicyPack) -> _Snapshot:
     compiled: CompiledPack = compile_pack(pack)
-    sectors = {code: org.sector.value for code, org in pack.organisations.items()}
+    sectors = {code: org.sector for code, org in pack.organisations.items()}
     parties = party_index(pack)
     return _Snapshot(
         pack,
@@ -258,7 +301,7 @@ def _read_consent(request: Request, pack: PolicyPack) -> tuple[Request, dict[str
         ) from None
     own = request.subject.model_dump(exclude_unset=True, exclude={"fhir_consent"})
     subject = Subject.model_validate(fhir.merge_subject(own, facts))
-    return request.model_copy(update={"subject": subject}), facts
+    return check_request(request.model_copy(update={"subject": subject}), pack.vocabulary), facts
 
 
 def _decide_safely(
@@ -307,26 +350,31 @@ def _check_organisations(request: Request, pack: PolicyPack) -> None:
     known = pack.organisations
     if request.requester.organisation in known and request.holder.organisation in known:
         return
-    codes = sorted(known)
-    errors = [
+    named = [
+        ("requester.organisation", request.requester.organisation),
+        ("holder.organisation", request.holder.organisation),
+    ]
+    raise RequestError(_organisation_errors(named, pack))
+
+
+def _organisation_errors(named: list[tuple[str, str]], pack: PolicyPack) -> list[tuple[str, str]]:
+    codes = sorted(pack.organisations)
+    return [
         (
             field,
             f"'{code}' is not an organisation in the loaded pack; "
             f"{suggest(code, codes, list_all=True)}",
         )
-        for field, code in (
-            ("requester.organisation", request.requester.organisation),
-            ("holder.organisation", request.holder.organisation),
-        )
+        for field, code in named
         if code not in pack.organisations
     ]
-    if errors:
-        raise RequestError(errors)
 
 
 def _matching(snapshot: _Snapshot, request: Request) -> list[Rule]:
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
-    return _matched(snapshot, _shard(request), pair, person_facts(request))
+    return _matched(
+        snapshot, _shard(request), pair, person_facts(request, snapshot.pack.vocabulary)
+    )
 
 
 def _shard(request: Request) -> str:
@@ -336,7 +384,7 @@ def _shard(request: Request) -> str:
 def _matched(snapshot: _Snapshot, shard: str, pair: Pair, person: dict[str, Any]) -> list[Rule]:
     """The rules the facts match, in pack order: those of the groups durable-rules matches
     (rules sharing conditions) whose agreement both organisations are parties to."""
-    names = snapshot.matcher.matching(shard, FactText.members(pair, person))
+    names = snapshot.matcher.matching(shard, snapshot.facts.members(pair, person))
     if not names:
         return []
     rules, groups, shared = snapshot.pack.rules, snapshot.groups, pair.shared
@@ -395,7 +443,8 @@ def _decide(
     `consent_used` is what a FHIR Consent record contributed (both are said in the rationale)."""
     shard = _shard(request)
     pair = snapshot.facts.pair(request.requester.organisation, request.holder.organisation)
-    person = person_facts(request)
+    vocabulary = snapshot.pack.vocabulary
+    person = person_facts(request, vocabulary)
     on = at.date()
     matched = _matched(snapshot, shard, pair, person)
     outcome = combine(matched, on)
@@ -403,18 +452,20 @@ def _decide(
     if outcome.effect is Effect.DENY:
 
         def effect_of(change: explain.Change) -> Effect:
-            return effect(_matched(snapshot, shard, pair, changed_facts(person, change)), on)
+            changed = changed_facts(person, change, vocabulary)
+            return effect(_matched(snapshot, shard, pair, changed), on)
 
         # With no permit matched, a change can only permit through a permit within reach.
         any_permit = any(rule.effect is Effect.PERMIT for rule in matched)
         changes = explain.would_permit_if(
             request,
+            vocabulary,
             snapshot.permit_conditions.get(shard, frozenset()),
             effect_of,
             within_reach=None if any_permit else _within_reach(snapshot, shard, request),
         )
     listed = [rule for rule, _ in outcome.roles]
-    defaults = explain.assumed(request, listed, changes)
+    defaults = explain.assumed(request, vocabulary, listed, changes)
     decisive = outcome.decisive
     return Decision(
         effect=outcome.effect,

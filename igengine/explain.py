@@ -9,8 +9,9 @@ assumed by default.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from typing import Any
@@ -20,44 +21,22 @@ from igengine.decision import AgreementRef, Decision
 from igengine.legal import CALDICOTT, COMMON_LAW, UK_GDPR, LegalBasis
 from igengine.policy.model import AgreementSpec, RestrictionSpec
 from igengine.policy.pack import PolicyPack, Rule
-from igengine.request import SUBJECT_DEFAULT_WORDS, Request
-from igengine.vocabulary import Capacity, Consent, Effect, Relationship, RuleRole
+from igengine.request import Request
+from igengine.vocabulary import Effect, Fact, RuleRole, Vocabulary
 
 # A change to a request, as the contract shows it: {"subject.consent": "explicit"}.
 Change = dict[str, Any]
 
-# The request field each rule condition reads.
-CONDITION_FIELDS: dict[str, str] = {
-    "relationship": "subject.relationship",
-    "objection": "subject.objection",
-    "consent": "subject.consent",
-    "national_data_opt_out": "subject.national_data_opt_out",
-    "has_capacity": "subject.has_capacity",
-    "risk_of_serious_harm": "subject.risk_of_serious_harm",
-    "age_under": "subject.age",
-    "age_at_least": "subject.age",
-    "s251_support": "subject.s251_support",
-    "anonymised": "subject.anonymised",
-    "justification_given": "justification",
-}
+# What `would_permit_if` suggests for a justification, and the words for it.
+_JUSTIFICATION = "(your reason for breaking the glass)"
+_JUSTIFIED_WORDS = "a justification is recorded"
 
-# Changes worth suggesting, with the words for each. The person's own choices (an objection,
-# a refusal, a national data opt-out) are never suggested as something to change.
-_SUGGESTIONS: dict[str, list[tuple[Any, str]]] = {
-    "subject.relationship": [
-        (Relationship.CARE_TEAM, "the requester is in the person's care team")
-    ],
-    "subject.consent": [(Consent.EXPLICIT, "the person gives explicit consent")],
-    "subject.s251_support": [
-        (True, "the use has section 251 (Confidentiality Advisory Group) support")
-    ],
-    "subject.anonymised": [(True, "the information is anonymised")],
-    "subject.risk_of_serious_harm": [
-        (True, "there is a risk of serious harm to the person or others")
-    ],
-    "subject.has_capacity": [(Capacity.FALSE, "the person lacks capacity for this decision")],
-    "justification": [("(your reason for breaking the glass)", "a justification is recorded")],
-}
+
+@functools.lru_cache(maxsize=16)
+def _suggestions(vocabulary: Vocabulary) -> dict[str, list[tuple[Any, str]]]:
+    """Changes worth suggesting, by request field, with the words for each: the values each
+    fact's `suggest:` lists (never the person's own choices), and a justification."""
+    return {**vocabulary.suggestions, "justification": [(_JUSTIFICATION, _JUSTIFIED_WORDS)]}
 
 
 def legal_basis(outcome: Outcome) -> list[LegalBasis]:
@@ -85,6 +64,7 @@ def obligations(outcome: Outcome) -> list[str]:
 
 def would_permit_if(
     request: Request,
+    vocabulary: Vocabulary,
     permit_conditions: Iterable[str],
     effect_of: Callable[[Change], Effect],
     within_reach: Sequence[Rule] | None = None,
@@ -99,17 +79,18 @@ def would_permit_if(
     """
     if within_reach is not None and not within_reach:
         return []
-    tested = {CONDITION_FIELDS[name] for name in permit_conditions}
+    tested = {vocabulary.fact_of(name) for name in permit_conditions}
     candidates = [
         (name, value)
-        for name, options in _SUGGESTIONS.items()
+        for name, options in _suggestions(vocabulary).items()
         if name in tested
         for value, _ in options
-        if _current(request, name) != value and not _overrides_a_choice(request, name)
+        if _current(request, vocabulary, name) != value
+        and not _overrides_a_choice(request, vocabulary, name)
     ]
     useful = candidates
     if within_reach is not None:
-        useful = [c for c in candidates if any(_accepts(p, *c) for p in within_reach)]
+        useful = [c for c in candidates if any(_accepts(p, vocabulary, *c) for p in within_reach)]
         if not useful:
             return []  # the usual deny: no permit is within reach of any change
     for size in (1, 2):
@@ -125,10 +106,10 @@ def would_permit_if(
     return []
 
 
-def _accepts(rule: Rule, field: str, value: Any) -> bool:
+def _accepts(rule: Rule, vocabulary: Vocabulary, field: str, value: Any) -> bool:
     """Whether the rule tests `field` and would accept `value` for it."""
     for name, wanted in rule.conditions.items():
-        if CONDITION_FIELDS[name] != field:
+        if vocabulary.fact_of(name) != field:
             continue
         if field == "justification":
             return wanted is True  # a suggestion always supplies a justification
@@ -136,33 +117,38 @@ def _accepts(rule: Rule, field: str, value: Any) -> bool:
     return False
 
 
-def _overrides_a_choice(request: Request, name: str) -> bool:
-    """A recorded refusal is the person's choice: never suggest consent in its place."""
-    return name == "subject.consent" and request.subject.consent is Consent.REFUSED
+def _overrides_a_choice(request: Request, vocabulary: Vocabulary, name: str) -> bool:
+    """A value that is the person's own choice (a recorded refusal, say) is never replaced by
+    a suggestion."""
+    fact = vocabulary.person.get(name.removeprefix("subject."))
+    if fact is None:
+        return False
+    current = _value(request, fact)
+    return any(choice.own_choice and choice.code == current for choice in fact.choices)
 
 
-def _current(request: Request, name: str) -> Any:
+def _value(request: Request, fact: Fact) -> Any:
+    return request.subject.facts().get(fact.name, fact.default)
+
+
+def _current(request: Request, vocabulary: Vocabulary, name: str) -> Any:
     if name == "justification":
-        return "(your reason for breaking the glass)" if request.justified else None
-    return getattr(request.subject, name.split(".", 1)[1])
+        return _JUSTIFICATION if request.justified else None
+    return _value(request, vocabulary.person[name.removeprefix("subject.")])
 
 
-def assumed(request: Request, rules: Iterable[Rule], changes: list[Change]) -> list[str]:
-    """Defaults the answer relied on: fields not given that the listed rules (or suggested
-    changes) depend on."""
-    given = request.subject.model_fields_set
-    relied = {CONDITION_FIELDS[name] for rule in rules for name in rule.conditions}
+def assumed(
+    request: Request, vocabulary: Vocabulary, rules: Iterable[Rule], changes: list[Change]
+) -> list[str]:
+    """Defaults the answer relied on: facts not given that the listed rules (or suggested
+    changes) depend on, in the words of each fact's `assumed:` (facts without them, such as
+    an unknown age, are not listed)."""
+    given = request.subject.facts()
+    relied = {vocabulary.fact_of(name) for rule in rules for name in rule.conditions}
     relied |= {name for change in changes for name in change}
     return [
-        words
-        for field, qualified, words in _DEFAULT_WORDS
-        if qualified in relied and field not in given
+        words for name, field, words in vocabulary.assumed if field in relied and name not in given
     ]
-
-
-_DEFAULT_WORDS = [
-    (field, f"subject.{field}", words) for field, words in SUBJECT_DEFAULT_WORDS.items()
-]
 
 
 def rationale(
@@ -336,7 +322,9 @@ def _reason(outcome: Outcome, on: date) -> tuple[str, str]:
 def _todo(pack: PolicyPack, outcome: Outcome, changes: list[Change]) -> str:
     """The one thing to do, when the rule's own words give none."""
     if changes:
-        return "It would be permitted if " + " or ".join(_change_words(c) for c in changes) + "."
+        suggestions = _suggestions(pack.vocabulary)
+        said = " or ".join(_change_words(c, suggestions) for c in changes)
+        return f"It would be permitted if {said}."
     decisive = outcome.decisive
     if decisive is None:
         return ""
@@ -350,24 +338,26 @@ def _sharing(request: Request, pack: PolicyPack) -> str:
     """'Royal Northgate Hospital sharing the capacity assessment with a social worker at
     Northgate City Council for direct care'."""
     holder = pack.organisations[request.holder.organisation].name
-    return (
-        f"{holder} sharing the {request.record_type.label} with {_who(request, pack)} for "
-        f"{request.purpose.label}"
-    )
+    record, purpose = _asked_for(request, pack)
+    return f"{holder} sharing the {record} with {_who(request, pack)} for {purpose}"
 
 
 def _may(request: Request, pack: PolicyPack, *, negated: bool = False) -> str:
     holder = pack.organisations[request.holder.organisation].name
     verb = "may not" if negated else "may"
-    return (
-        f"{holder} {verb} share the {request.record_type.label} with {_who(request, pack)} "
-        f"for {request.purpose.label}"
-    )
+    record, purpose = _asked_for(request, pack)
+    return f"{holder} {verb} share the {record} with {_who(request, pack)} for {purpose}"
+
+
+def _asked_for(request: Request, pack: PolicyPack) -> tuple[str, str]:
+    """The record and the purpose, in the pack's words."""
+    words = pack.vocabulary.label
+    return words("record_types", request.record_type), words("purposes", request.purpose)
 
 
 def _who(request: Request, pack: PolicyPack) -> str:
     requester = pack.organisations[request.requester.organisation]
-    role = request.requester.role.label
+    role = pack.vocabulary.label("roles", request.requester.role)
     article = "an" if role[0].lower() in "aeiou" else "a"
     return f"{article} {role} at {requester.name}"
 
@@ -415,10 +405,10 @@ def _basis_words(basis: Iterable[LegalBasis]) -> str:
     return "; ".join(words)
 
 
-def _change_words(change: Change) -> str:
+def _change_words(change: Change, suggestions: dict[str, list[tuple[Any, str]]]) -> str:
     words = []
     for name, value in change.items():
-        words += [text for v, text in _SUGGESTIONS[name] if v == value]
+        words += [text for v, text in suggestions[name] if v == value]
     return " and ".join(words)
 
 
@@ -428,6 +418,34 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 
 def _sentences(text: str) -> list[str]:
     return [_sentence(part) for part in _SENTENCE_END.split(text.strip()) if part]
+
+
+def change_words(change: Mapping[str, Any], vocabulary: Vocabulary) -> str:
+    """One suggested change (an item of `would_permit_if`) as answers to the questions the
+    pack asks about the person (each fact's `question:`), e.g. 'you can answer “Has the
+    person objected ...?” with “No”'. The CLI and the page both say it in these words."""
+    parts = []
+    for field, value in change.items():
+        fact = vocabulary.person.get(field.removeprefix("subject."))
+        if field == "justification":
+            parts.append("you record their justification")
+        elif fact is None:
+            parts.append(f"{field} is {value}")
+        else:
+            parts.append(f"you can answer “{fact.question}” with “{answer_words(fact, value)}”")
+    return " and ".join(parts)
+
+
+def answer_words(fact: Fact, value: Any) -> str:
+    """A value of a fact as the page's answer to its question ("Yes", "Explicit consent is
+    recorded", "17")."""
+    if fact.type == "boolean":
+        return "Yes" if value else "No"
+    if fact.type == "choice":
+        term = next((c for c in fact.choices if c.code == value), None)
+        words = (term.answer or term.words) if term else str(value).replace("_", " ")
+        return words[:1].upper() + words[1:]
+    return str(value)
 
 
 def _sentence(text: str) -> str:

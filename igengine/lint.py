@@ -14,24 +14,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from igengine.policy.load import SourceFile, load_directory
+from igengine.policy.load import SourceFile
 from igengine.policy.model import AgreementSpec, RuleSpec
 from igengine.policy.pack import PolicyPack
-from igengine.policy.validate import load_pack
+from igengine.policy.validate import checked_files, load_pack
 from igengine.vocabulary import Effect
 
 Severity = Literal["error", "warning"]
 # The purposes that are individual care, where implied consent can be the common-law basis.
 _CARE = {"direct_care", "emergency_care"}
-_LISTS = ("relationship", "consent", "has_capacity")
-_FLAGS = (
-    "objection",
-    "national_data_opt_out",
-    "risk_of_serious_harm",
-    "s251_support",
-    "anonymised",
-    "justification_given",
-)
 
 
 @dataclass(frozen=True)
@@ -77,7 +68,7 @@ def lint(directory: str | Path, today: date, soon_days: int = 90) -> list[Findin
     """Every finding for the pack at `directory` (which must load: PolicyError otherwise)."""
     root = Path(directory)
     pack = load_pack(root)
-    loaded = load_directory(root)
+    loaded = checked_files(root)
     rules = [
         _Located(agreement, spec, source, i)
         for agreement, source in loaded.agreements
@@ -101,7 +92,7 @@ def lint(directory: str | Path, today: date, soon_days: int = 90) -> list[Findin
 def _never_matches(rule: _Located, pack: PolicyPack) -> list[Finding]:
     spec, found = rule.spec, []
     when = spec.when
-    if when.consent == ["refused"] and when.objection is False:
+    if when.get("consent") == ["refused"] and when.get("objection") is False:
         found.append(
             rule.find(
                 "contradictory-conditions",
@@ -136,18 +127,21 @@ def _subsumes(wide: list[Any], narrow: list[Any]) -> bool:
 
 def _when_implied(deny: RuleSpec, permit: RuleSpec) -> bool:
     """Whether every condition of `deny` holds whenever `permit`'s conditions hold."""
-    d, p = deny.when, permit.when
-    for name in _LISTS:
-        if getattr(d, name) is not None and not _subsumes(getattr(d, name), getattr(p, name) or []):
+    given = permit.when.tested()
+    for name, wanted in deny.when.tested().items():
+        held = given.get(name)
+        if isinstance(wanted, list):
+            if not _subsumes(wanted, held or []):
+                return False
+        elif name.endswith("_under"):
+            if held is None or held > wanted:
+                return False
+        elif name.endswith("_at_least"):
+            if held is None or held < wanted:
+                return False
+        elif held != wanted:
             return False
-    for name in _FLAGS:
-        if getattr(d, name) is not None and getattr(d, name) != getattr(p, name):
-            return False
-    if d.age_under is not None and (p.age_under is None or p.age_under > d.age_under):
-        return False
-    return d.age_at_least is None or (
-        p.age_at_least is not None and p.age_at_least >= d.age_at_least
-    )
+    return True
 
 
 def _covers(deny: _Located, permit: _Located) -> bool:
@@ -211,17 +205,28 @@ def _never_together(permit: _Located, deny: _Located) -> str | None:
             p.purposes or permit.agreement.purposes,
             d.purposes or deny.agreement.purposes,
         ),
-        *((name, getattr(p.when, name), getattr(d.when, name)) for name in _LISTS),
+        *_choices(p, d),
     ):
         if _disjoint(first, second):
             return f"they have no {what.replace('_', ' ')} in common"
-    for name in _FLAGS:
-        mine, theirs = getattr(p.when, name), getattr(d.when, name)
-        if mine is not None and theirs is not None and mine != theirs:
+    mine_all, theirs_all = p.when.tested(), d.when.tested()
+    for name, mine in mine_all.items():
+        theirs = theirs_all.get(name)
+        if isinstance(mine, bool) and theirs is not None and mine != theirs:
             return f"one needs {name} {mine} and the other {theirs}"
     if not set(permit.agreement.parties) & set(deny.agreement.parties):
         return "their agreements have no party in common"
     return None
+
+
+def _choices(p: RuleSpec, d: RuleSpec) -> list[tuple[str, Any, Any]]:
+    """Each choice condition (a list of codes) either rule tests, with both rules' values."""
+    mine, theirs = p.when.tested(), d.when.tested()
+    return [
+        (name, mine.get(name), theirs.get(name))
+        for name in {*mine, *theirs}
+        if isinstance(mine.get(name, theirs.get(name)), list)
+    ]
 
 
 def _overrides(rule: _Located, rules: list[_Located]) -> list[Finding]:
@@ -282,14 +287,14 @@ def _legal_basis(rule: _Located) -> list[Finding]:
             "error",
         ),
         (
-            basis.common_law == "s251_support" and when.s251_support is not True,
+            basis.common_law == "s251_support" and when.get("s251_support") is not True,
             "common_law",
             "section 251 support is cited as the common-law basis but the rule does not test it",
             "add `when: {s251_support: true}`",
             "error",
         ),
         (
-            (when.objection is True or "refused" in (when.consent or ()))
+            (when.get("objection") is True or "refused" in (when.get("consent") or ()))
             and not _reason_to_override(spec),
             "when",
             "the rule permits over the person's objection without a reason to override it",
@@ -315,9 +320,9 @@ def _legal_basis(rule: _Located) -> list[Finding]:
 def _reason_to_override(spec: RuleSpec) -> bool:
     when, basis = spec.when, spec.legal_basis
     return (
-        when.risk_of_serious_harm is True
+        when.get("risk_of_serious_harm") is True
         or when.justification_given is True
-        or when.has_capacity == ["false"]
+        or when.get("has_capacity") == ["false"]
         or basis.common_law in {"public_interest", "legal_requirement", "best_interests"}
     )
 
@@ -367,9 +372,10 @@ def _unused(pack: PolicyPack, loaded: Any) -> list[Finding]:
                         "add it to an agreement's parties, or remove it",
                     )
                 )
-        for code in definitions.obligations:
+        for i, obligation in enumerate(definitions.obligations):
+            code = obligation.code
             if code not in used:
-                issue = source.issue(("obligations", code), "")
+                issue = source.issue(("obligations", i), "")
                 found.append(
                     Finding(
                         issue.source,

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
-    StrictInt,
     ValidationError,
     field_validator,
 )
 
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role, suggest
+from igengine.vocabulary import Fact, Vocabulary, suggest
 
 
 class RequestError(ValueError):
@@ -57,7 +57,7 @@ class _Strict(BaseModel):
 
 
 class Requester(_Strict):
-    role: Role
+    role: Code
     organisation: Code
     id: Name | None = None
 
@@ -66,37 +66,32 @@ class Holder(_Strict):
     organisation: Code
 
 
-class Subject(_Strict):
-    """What is known about the person. Every field has a default the rationale names if assumed."""
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
-    # Facts are JSON's own types: "no", "f", 0 or "17" are refused, not guessed at.
+
+class Subject(BaseModel):
+    """What is known about the person: `id`, a FHIR Consent, and the facts the loaded pack
+    declares (`vocabulary.yaml` under `person:`), each by its name. A fact not given takes the
+    pack's default, which the rationale names when the answer relied on it."""
+
+    # The facts are checked against the pack's vocabulary (check_request), as JSON's own
+    # types: "no", "f", 0 or "17" are refused for a yes-or-no fact, not guessed at.
+    model_config = ConfigDict(frozen=True, extra="allow")
+
     id: Name | None = None
-    relationship: Relationship = Relationship.NONE
-    objection: StrictBool = False
-    consent: Consent = Consent.NONE
-    national_data_opt_out: StrictBool = False
-    has_capacity: Capacity = Capacity.UNKNOWN
-    risk_of_serious_harm: StrictBool = False
-    age: StrictInt | None = Field(default=None, ge=0, le=130)
-    s251_support: StrictBool = False
-    anonymised: StrictBool = False
-    # A FHIR R4 Consent resource, read into the flags above by the engine (igengine/fhir.py).
+    # A FHIR R4 Consent resource, read into the person's facts by the engine (igengine/fhir.py).
     fhir_consent: dict[str, Any] | None = None
 
-    @field_validator("has_capacity", mode="before")
-    @classmethod
-    def _capacity_from_bool(cls, value: Any) -> Any:
-        # JSON callers naturally send true/false; the vocabulary code is the string.
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return value
+    def facts(self) -> Mapping[str, Any]:
+        """The facts the request gives, by name (no defaults filled in). Read-only."""
+        return self.__pydantic_extra__ or _NONE
 
 
 class Request(_Strict):
     requester: Requester
     holder: Holder
-    purpose: Purpose
-    record_type: RecordType
+    purpose: Code
+    record_type: Code
     subject: Subject = Subject()
     justification: Text | None = None
     # A time other than now asks a what-if question; the decision says so (see Engine.decide).
@@ -110,19 +105,6 @@ class Request(_Strict):
     @property
     def justified(self) -> bool:
         return bool(self.justification and self.justification.strip())
-
-
-# What a request's defaults mean, in words the rationale uses when one was assumed.
-SUBJECT_DEFAULT_WORDS: dict[str, str] = {
-    "relationship": "the requester is not in the person's care team",
-    "objection": "the person has not objected",
-    "consent": "no recorded consent or refusal",
-    "national_data_opt_out": "no national data opt-out",
-    "has_capacity": "capacity not assessed (assumed unless shown otherwise)",
-    "risk_of_serious_harm": "no known risk of serious harm",
-    "s251_support": "no section 251 support",
-    "anonymised": "the information is identifiable",
-}
 
 
 # Deeper than any request goes (the AuthZEN shape has three levels); refused before anything
@@ -227,6 +209,116 @@ def parse_request(data: Request | dict[str, Any]) -> Request:
         return Request.model_validate(data)
     except ValidationError as exc:
         raise RequestError([_describe(err) for err in exc.errors()]) from None
+
+
+def check_request(request: Request, vocabulary: Vocabulary) -> Request:
+    """The request checked against a pack's vocabulary: its codes are the pack's, and each fact
+    about the person is one the pack declares, of its type (a choice given as true or false
+    reads as the code "true" or "false"). Raises RequestError naming each bad field with
+    did-you-mean and the valid values."""
+    role, purpose, record = request.requester.role, request.purpose, request.record_type
+    errors: list[tuple[str, str]] = []
+    if not (
+        role in vocabulary.roles
+        and purpose in vocabulary.purposes
+        and record in vocabulary.record_types
+    ):
+        errors = code_errors(vocabulary, role=role, purpose=purpose, record_type=record)
+    given = request.subject.facts()
+    changed: dict[str, Any] = {}
+    kinds = vocabulary.kinds
+    for name, value in given.items():
+        declared = kinds.get(name)
+        # The usual cases, checked without a call.
+        if declared is None:
+            pass
+        elif (declared[0] == "boolean" and value.__class__ is bool) or (
+            declared[0] == "choice" and value.__class__ is str and value in declared[1]
+        ):
+            continue
+        problem, normal = fact_problem(vocabulary, name, value)
+        if problem:
+            errors.append((f"subject.{name}", problem))
+        elif normal is not value:
+            changed[name] = normal
+    if errors:
+        raise RequestError(errors)
+    if not changed:
+        return request
+    subject = request.subject.model_copy(update=changed)
+    return request.model_copy(update={"subject": subject})
+
+
+# The request fields that carry a code, and the kind of code each is.
+_CODED = {"role": "roles", "purpose": "purposes", "record_type": "record_types"}
+_FIELDS = {"role": "requester.role", "purpose": "purpose", "record_type": "record_type"}
+
+
+def code_errors(vocabulary: Vocabulary, **given: Any) -> list[tuple[str, str]]:
+    """A (field, message) for each of `role`, `purpose` and `record_type` given that is not a
+    code of the vocabulary (values that are not text are left to the request's own checks)."""
+    errors = []
+    for name, code in given.items():
+        kind = _CODED[name]
+        if isinstance(code, str) and code not in getattr(vocabulary, kind):
+            known = vocabulary.codes(kind)
+            message = f"'{code}' is not a valid code; {suggest(code, known, list_all=True)}"
+            errors.append((_FIELDS[name], message))
+    return errors
+
+
+def fact_problem(vocabulary: Vocabulary, name: str, value: Any) -> tuple[str, Any]:
+    """A problem with the fact `name` given as `value` ("" if none: it is a fact of the
+    vocabulary and the value is of its type), and the value as the engine reads it."""
+    fact = vocabulary.person.get(name)
+    if fact is None:
+        listing = suggest(name, list(vocabulary.person), list_all=True)
+        return f"is not a fact of this pack; {listing}", value
+    return _fact_value(fact, value)
+
+
+def raw_errors(data: Any, vocabulary: Vocabulary) -> list[tuple[str, str]]:
+    """What the vocabulary finds wrong with a request that is not of the contract's shape, as
+    far as it can be read: so that every problem is named at once."""
+    if not isinstance(data, dict):
+        return []
+    requester, subject = data.get("requester"), data.get("subject")
+    role = requester.get("role") if isinstance(requester, dict) else None
+    errors = code_errors(
+        vocabulary, role=role, purpose=data.get("purpose"), record_type=data.get("record_type")
+    )
+    if isinstance(subject, dict):
+        for name, value in subject.items():
+            if name not in {"id", "fhir_consent"}:
+                problem, _ = fact_problem(vocabulary, name, value)
+                if problem:
+                    errors.append((f"subject.{name}", problem))
+    return errors
+
+
+def _fact_value(fact: Fact, value: Any) -> tuple[str, Any]:
+    """A problem with a fact's value ("" if none), and the value in the form the engine reads."""
+    if fact.type == "boolean":
+        if isinstance(value, bool):
+            return "", value
+        return f"must be JSON true or false, not {_sent(value)}", value
+    if fact.type == "number":
+        if value is None:
+            return "", value
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"must be a JSON integer, not {_sent(value)}", value
+        top = fact.maximum
+        if value < fact.minimum or (top is not None and value > top):
+            bound = f"at least {fact.minimum}" + ("" if top is None else f" and at most {top}")
+            return f"must be {bound}, not {value}", value
+        return "", value
+    code = value
+    if isinstance(value, bool):
+        code = "true" if value else "false"
+    if isinstance(code, str) and code in fact.codes:
+        return "", code
+    shown = json.dumps(value) if not isinstance(value, str) else value
+    return f"'{shown}' is not a valid code; {suggest(str(shown), fact.codes, list_all=True)}", value
 
 
 def _describe(err: Any) -> tuple[str, str]:

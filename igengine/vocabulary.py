@@ -1,102 +1,18 @@
-"""The codes a request and the shipped pack speak. The classes below are the one list of
-them; an error naming a bad code lists the valid ones.
-
-Each enum's values are the vocabulary codes themselves, so JSON, YAML and Python agree.
-`label` gives the plain-English words the rationale uses.
+"""The engine's own concepts (effects, the parts rules play, 'did you mean'), and the shape of a
+pack's vocabulary: the codes and the facts about the person a pack declares in its
+`vocabulary.yaml`. No code of a particular pack is written here: the shipped pack's are in
+policies/vocabulary.yaml, and `igengine vocabulary DIR` lists any pack's.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from functools import cached_property
+from typing import Any, Literal
 
-
-class _Labelled(StrEnum):
-    """A vocabulary code with a plain-English label for rationales and the page."""
-
-    @property
-    def label(self) -> str:
-        # Members are str, so they look themselves up (`.value` is a slow descriptor).
-        return _LABELS.get(self) or self.replace("_", " ")
-
-
-class Sector(_Labelled):
-    ACUTE = "acute"
-    COMMUNITY = "community"
-    GP = "gp"
-    SOCIAL_CARE = "social_care"
-    MENTAL_HEALTH = "mental_health"
-    POLICE = "police"
-    RESEARCH = "research"
-    COMMISSIONER = "commissioner"
-
-
-class Role(_Labelled):
-    CONSULTANT = "consultant"
-    WARD_NURSE = "ward_nurse"
-    DISCHARGE_COORDINATOR = "discharge_coordinator"
-    HOSPITAL_PHARMACIST = "hospital_pharmacist"
-    DISTRICT_NURSE = "district_nurse"
-    COMMUNITY_MATRON = "community_matron"
-    THERAPIST = "therapist"
-    MENTAL_HEALTH_NURSE = "mental_health_nurse"
-    GP = "gp"
-    PRACTICE_NURSE = "practice_nurse"
-    RECEPTIONIST = "receptionist"
-    SOCIAL_WORKER = "social_worker"
-    CARE_COORDINATOR = "care_coordinator"
-    HOME_CARE_WORKER = "home_care_worker"
-    SAFEGUARDING_LEAD = "safeguarding_lead"
-    CALDICOTT_GUARDIAN = "caldicott_guardian"
-    ANALYST = "analyst"
-    RESEARCHER = "researcher"
-    POLICE_OFFICER = "police_officer"
-
-
-class Purpose(_Labelled):
-    DIRECT_CARE = "direct_care"
-    EMERGENCY_CARE = "emergency_care"
-    SAFEGUARDING = "safeguarding"
-    STAFF_SAFETY = "staff_safety"
-    SERVICE_PLANNING = "service_planning"
-    RESEARCH = "research"
-    LAW_ENFORCEMENT = "law_enforcement"
-    LEGAL_OBLIGATION = "legal_obligation"
-
-
-class RecordType(_Labelled):
-    CAPACITY_ASSESSMENT = "capacity_assessment"
-    BEST_INTERESTS_DECISION = "best_interests_decision"
-    DISCHARGE_SUMMARY = "discharge_summary"
-    CARE_PLAN = "care_plan"
-    SOCIAL_CARE_ASSESSMENT = "social_care_assessment"
-    GP_SUMMARY = "gp_summary"
-    MEDICATION_LIST = "medication_list"
-    TEST_RESULTS = "test_results"
-    MENTAL_HEALTH_RECORD = "mental_health_record"
-    RISK_ASSESSMENT = "risk_assessment"
-    SAFEGUARDING_REFERRAL = "safeguarding_referral"
-    SEXUAL_HEALTH_RECORD = "sexual_health_record"
-    GENDER_HISTORY = "gender_history"
-    FERTILITY_TREATMENT = "fertility_treatment"
-    ADOPTION_RECORD = "adoption_record"
-
-
-class Relationship(_Labelled):
-    CARE_TEAM = "care_team"
-    NONE = "none"
-
-
-class Consent(_Labelled):
-    EXPLICIT = "explicit"
-    REFUSED = "refused"
-    NONE = "none"
-
-
-class Capacity(_Labelled):
-    TRUE = "true"
-    FALSE = "false"
-    UNKNOWN = "unknown"
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Effect(StrEnum):
@@ -110,44 +26,6 @@ class RuleRole(StrEnum):
     INFORMATIVE = "informative"
 
 
-# Obligations: stable codes and the instruction the page and rationale show for each.
-OBLIGATIONS: dict[str, str] = {
-    "share_minimum_necessary": "Share only the minimum information needed for this purpose "
-    "(Caldicott principle 3).",
-    "record_disclosure": "Record what you shared, with whom and why.",
-    "inform_subject": "Tell the person their information was shared, unless that would "
-    "increase the risk to them or others.",
-    "consult_caldicott_guardian": "Consult your Caldicott Guardian before anything is disclosed.",
-    "retrospective_review": "This is a break-glass access: it will be reviewed afterwards, so "
-    "make sure your reasons are on the record.",
-    "record_justification": "Write down your justification for sharing, including why it "
-    "overrides any objection.",
-    "verify_requester_identity": "Confirm the identity and role of the person asking before "
-    "you send anything.",
-    "secure_transfer": "Send it securely (NHSmail or an equivalent secure route), never by "
-    "ordinary email.",
-}
-
-_LABELS: dict[str, str] = {
-    "gp": "GP",
-    "acute": "acute hospital",
-    "social_care": "social care",
-    "mental_health": "mental health",
-    "discharge_coordinator": "discharge coordinator",
-    "safeguarding_lead": "safeguarding lead",
-    "caldicott_guardian": "Caldicott Guardian",
-    "direct_care": "direct care",
-    "emergency_care": "emergency care (break glass)",
-    "staff_safety": "staff safety on a home visit",
-    "service_planning": "service planning",
-    "law_enforcement": "law enforcement",
-    "legal_obligation": "a legal obligation (court order or statute)",
-    "gp_summary": "GP summary",
-    "care_team": "in the person's care team",
-    "none": "none",
-}
-
-
 def suggest(value: str, choices: list[str], *, list_all: bool = False) -> str:
     """A 'did you mean' hint for a misspelt code, and the valid codes when none is close
     (or always, with `list_all`)."""
@@ -158,3 +36,246 @@ def suggest(value: str, choices: list[str], *, list_all: bool = False) -> str:
             f"did you mean '{close[0]}'? ({listing})" if list_all else f"did you mean '{close[0]}'?"
         )
     return listing
+
+
+# ---- The shape of vocabulary.yaml ---------------------------------------------------------
+
+CODE_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Term(_Entry):
+    """A code with the words rationales, the page and scenarios use for it."""
+
+    code: str = Field(min_length=1, pattern=CODE_PATTERN)
+    label: str | None = None
+    description: str | None = None
+    # The page's wording for this answer, where it differs from the label.
+    answer: str | None = None
+    # For a choice: the person's own choice (a refusal, say). While a request records it,
+    # `would_permit_if` suggests no other value of the fact.
+    own_choice: bool = False
+
+    @property
+    def words(self) -> str:
+        return self.label or self.code.replace("_", " ")
+
+
+class RoleTerm(Term):
+    # Whether the role is a registered health or care professional's (see docs).
+    clinical: bool = False
+
+
+class Obligation(_Entry):
+    code: str = Field(min_length=1, pattern=CODE_PATTERN)
+    text: str = Field(min_length=1)
+    description: str | None = None
+
+
+class Suggestion(_Entry):
+    """A value `would_permit_if` may suggest for a fact, and the words for it ("the person
+    gives explicit consent")."""
+
+    value: bool | int | str
+    words: str = Field(min_length=1)
+    description: str | None = None
+
+
+class Phrase(_Entry):
+    """A sentence a scenario may use to set the fact to `value`. `says` is matched against the
+    whole step, ignoring case; `(...)?` marks optional words and `(a|b)` alternatives."""
+
+    says: str = Field(min_length=1)
+    # None takes the value from the words matched by `(?P<value>...)` in `says`.
+    value: bool | int | str | None = None
+    example: str | None = None
+    description: str | None = None
+
+
+FactType = Literal["boolean", "choice", "number"]
+
+
+class Fact(_Entry):
+    """A fact about the person: a request field (`subject.<name>`), a condition in `when:`
+    (for a number, `<name>_under` and `<name>_at_least`), a matcher fact, and a page question,
+    all by this one name."""
+
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
+    type: FactType
+    question: str = Field(min_length=1)
+    label: str | None = None
+    description: str | None = None
+    choices: list[Term] = Field(default_factory=list)
+    default: bool | int | str | None = None
+    own_choice: bool = False
+    # Words the rationale uses when the default was assumed ("no recorded consent").
+    assumed: str | None = None
+    suggest: list[Suggestion] = Field(default_factory=list)
+    # Other facts whose value makes this one true (a refusal of consent is an objection).
+    implied_by: dict[str, bool | int | str] = Field(default_factory=dict)
+    # Other names a scenario may use for the fact ("opt out" for national_data_opt_out).
+    also_called: list[str] = Field(default_factory=list)
+    phrases: list[Phrase] = Field(default_factory=list)
+    # For the page: a hint under the question, a section other than the first, whether it
+    # must be answered.
+    hint: str | None = None
+    section: str | None = None
+    required: bool = False
+    # For a number: the smallest and largest value a request may give.
+    minimum: int = 0
+    maximum: int | None = None
+
+    @property
+    def words(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+    @property
+    def codes(self) -> list[str]:
+        return [choice.code for choice in self.choices]
+
+    def choice_words(self, code: str) -> str:
+        return next((c.words for c in self.choices if c.code == code), code.replace("_", " "))
+
+
+class VocabularyFile(_Entry):
+    """What `vocabulary.yaml` may say (each list may also be split over several files)."""
+
+    sectors: list[Term] = Field(default_factory=list)
+    roles: list[RoleTerm] = Field(default_factory=list)
+    record_types: list[Term] = Field(default_factory=list)
+    purposes: list[Term] = Field(default_factory=list)
+    obligations: list[Obligation] = Field(default_factory=list)
+    person: list[Fact] = Field(default_factory=list)
+
+
+# The kinds of code, by the key that lists them, and how a message names one.
+KINDS: dict[str, str] = {
+    "sectors": "a sector",
+    "roles": "a role",
+    "record_types": "a record type",
+    "purposes": "a purpose",
+    "obligations": "an obligation",
+}
+
+# Names the matcher and a request use for things other than the person's facts.
+RESERVED_NAMES = frozenset(
+    {"id", "fhir_consent", "role", "req_sector", "holder_sector", "req_org", "holder_org"}
+    | {"justified", "justification", "justification_given", "always"}
+)
+
+
+class Vocabulary:
+    """One pack's codes and facts, looked up by code. Immutable once built."""
+
+    def __init__(
+        self,
+        sectors: Iterable[Term] = (),
+        roles: Iterable[RoleTerm] = (),
+        record_types: Iterable[Term] = (),
+        purposes: Iterable[Term] = (),
+        obligations: Iterable[Obligation] = (),
+        person: Iterable[Fact] = (),
+    ) -> None:
+        self.sectors: dict[str, Term] = {t.code: t for t in sectors}
+        self.roles: dict[str, RoleTerm] = {t.code: t for t in roles}
+        self.record_types: dict[str, Term] = {t.code: t for t in record_types}
+        self.purposes: dict[str, Term] = {t.code: t for t in purposes}
+        self.obligations: dict[str, Obligation] = {o.code: o for o in obligations}
+        self.person: dict[str, Fact] = {f.name: f for f in person}
+
+    def codes(self, kind: str) -> list[str]:
+        """The codes of one kind ('roles', 'sectors' ... see KINDS), in the pack's order."""
+        found: Mapping[str, Any] = getattr(self, kind)
+        return list(found)
+
+    def label(self, kind: str, code: str) -> str:
+        """The plain-English words for a code (the code as words when it has no label)."""
+        found = self._labels[kind].get(code)
+        return code.replace("_", " ") if found is None else found
+
+    @cached_property
+    def _labels(self) -> dict[str, dict[str, str]]:
+        return {
+            kind: {code: term.words for code, term in getattr(self, kind).items()}
+            for kind in ("sectors", "roles", "record_types", "purposes")
+        }
+
+    @cached_property
+    def assumed(self) -> tuple[tuple[str, str, str], ...]:
+        """For each fact with words for its assumed default: its name, its request field and
+        those words."""
+        return tuple(
+            (f.name, f"subject.{f.name}", f.assumed) for f in self.person.values() if f.assumed
+        )
+
+    @cached_property
+    def conditions(self) -> dict[str, tuple[Fact, str]]:
+        """Each name a rule's `when:` may test that reads a person fact, with the fact and how
+        it is tested: 'is' (boolean or choice), 'under' or 'at_least' (a number's bounds)."""
+        found: dict[str, tuple[Fact, str]] = {}
+        for fact in self.person.values():
+            if fact.type == "number":
+                found[f"{fact.name}_under"] = (fact, "under")
+                found[f"{fact.name}_at_least"] = (fact, "at_least")
+            else:
+                found[fact.name] = (fact, "is")
+        return found
+
+    def fact_of(self, condition: str) -> str:
+        """The request field a `when:` condition reads (`subject.age` for `age_under`)."""
+        return self.fields[condition]
+
+    @cached_property
+    def fields(self) -> dict[str, str]:
+        """For each `when:` condition, the request field it reads."""
+        found = {name: f"subject.{fact.name}" for name, (fact, _) in self.conditions.items()}
+        found["justification_given"] = "justification"
+        return found
+
+    @cached_property
+    def kinds(self) -> dict[str, tuple[str, frozenset[str], range]]:
+        """Each fact's type, (for a choice) its codes and (for a number with a maximum) its
+        range, for checking requests quickly."""
+        return {
+            f.name: (
+                f.type,
+                frozenset(f.codes),
+                range(f.minimum, f.maximum + 1) if f.maximum is not None else range(0),
+            )
+            for f in self.person.values()
+        }
+
+    @cached_property
+    def defaults(self) -> dict[str, Any]:
+        """Each fact's default, by name."""
+        return {f.name: f.default for f in self.person.values()}
+
+    @cached_property
+    def numbers(self) -> tuple[tuple[str, str], ...]:
+        """The number facts, each with the name of its `<name>_known` matcher fact."""
+        return tuple(
+            (f.name, f"{f.name}_known") for f in self.person.values() if f.type == "number"
+        )
+
+    @cached_property
+    def suggestions(self) -> dict[str, list[tuple[Any, str]]]:
+        """Changes `would_permit_if` may suggest, by request field (`subject.<name>`), with the
+        words for each: each fact's `suggest:`. The person's own choices are never among them."""
+        return {
+            f"subject.{fact.name}": [(s.value, s.words) for s in fact.suggest]
+            for fact in self.person.values()
+            if fact.suggest and not fact.own_choice
+        }
+
+    @cached_property
+    def implied(self) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+        """Each yes-or-no fact another fact's value makes true, with those (fact, value)s."""
+        return tuple(
+            (fact.name, tuple(fact.implied_by.items()))
+            for fact in self.person.values()
+            if fact.implied_by
+        )

@@ -283,7 +283,7 @@ def describe_pack(pack: PolicyPack) -> dict[str, Any]:
         "version": pack.version,
         "rules": len(pack.rules),
         "organisations": [
-            {"code": org.code, "name": org.name, "sector": org.sector.value}
+            {"code": org.code, "name": org.name, "sector": org.sector}
             for org in pack.organisations.values()
         ],
         "agreements": [

@@ -23,7 +23,7 @@ from service.auth import AuthError, KeyStore, Sessions, TokenVerifier
 from service.bodylimit import BodyLimit, BodyTooLarge, too_large
 from service.decisions import Trail, WatchedTrail, Withheld
 from service.metrics import Metrics
-from service.schemas import add_request_schemas
+from service.schemas import add_request_schemas, with_pack_vocabulary
 from service.settings import Settings, SettingsError
 from service.state import Forbidden, ServiceState, state_of
 
@@ -101,11 +101,17 @@ def create_app(settings: Settings, *, trail: Trail | None = None) -> FastAPI:
 def _document_request_bodies(app: FastAPI) -> None:
     """Put the request body models the decision routes name into the OpenAPI document."""
     build = app.openapi
+    # The document with the codes and facts of one pack version (a reload may change them).
+    made: dict[str, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = add_request_schemas(build())
-        return app.openapi_schema
+        pack = app.state.igengine.engine.pack
+        if pack.version not in made:
+            made.clear()
+            made[pack.version] = with_pack_vocabulary(app.openapi_schema, pack.vocabulary)
+        return made[pack.version]
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -18,14 +18,12 @@ from typing import Any
 
 from igengine import Decision, RequestError
 from igengine.engine import MAX_BATCH
-from igengine.request import Subject
 from igengine.vocabulary import suggest
 
-# Context keys that become subject facts (the person's own id is `subject_id` here, because
-# AuthZEN's `subject` is the requester).
-_SUBJECT_FACTS = [name for name in Subject.model_fields if name != "id"]
+# Context keys that are not facts about the person (the person's own id is `subject_id` here,
+# because AuthZEN's `subject` is the requester). Every other key is a fact about the person,
+# `subject.<key>`, which the engine checks against the loaded pack's vocabulary.
 _CONTEXT = {
-    **{name: f"subject.{name}" for name in _SUBJECT_FACTS},
     "subject_id": "subject.id",
     "justification": "justification",
     "at": "at",
@@ -57,11 +55,6 @@ def to_request(body: dict[str, Any]) -> dict[str, Any]:
     problems += [(name, "is not part of an AuthZEN evaluation request") for name in unknown]
     subject_props = _object(subject, "properties", problems, prefix="subject.")
     resource_props = _object(resource, "properties", problems, prefix="resource.")
-    bad_context = sorted(set(context) - set(_CONTEXT))
-    problems += [
-        (f"context.{key}", "is not a fact igengine uses; valid keys: " + ", ".join(_CONTEXT))
-        for key in bad_context
-    ]
     if problems:
         raise RequestError(problems)
     request: dict[str, Any] = {
@@ -76,7 +69,7 @@ def to_request(body: dict[str, Any]) -> dict[str, Any]:
     }
     facts: dict[str, Any] = {}
     for key, value in context.items():
-        top, _, name = _CONTEXT[key].partition(".")
+        top, _, name = _CONTEXT.get(key, f"subject.{key}").partition(".")
         if name:
             facts[name] = value
         else:
@@ -110,7 +103,14 @@ def _present(**values: Any) -> dict[str, Any]:
 
 def authzen_errors(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Contract field names in validation errors, renamed to the AuthZEN fields sent."""
-    return [(_ORIGIN.get(field, field), message) for field, message in errors]
+    return [(_origin(field), message) for field, message in errors]
+
+
+def _origin(field: str) -> str:
+    if field in _ORIGIN:
+        return _ORIGIN[field]
+    fact = field.removeprefix("subject.")
+    return f"context.{fact}" if fact != field else field
 
 
 def to_response(decision: Decision) -> dict[str, Any]:

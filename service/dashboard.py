@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from igengine.audit import AuditEntry, AuditError, AuditTrail
 from igengine.audit.report import Period, Summary, Tally, TrailReport
 from igengine.policy.pack import PolicyPack
-from igengine.vocabulary import Purpose, RecordType, Role, Sector
 from service.admin_session import AdminSession, admin_session, html, posted_form
 from service.charts import Bar, stacked_bars
 from service.settings import Settings
@@ -224,7 +223,7 @@ def _read_trail(url: str, period: Period) -> tuple[Summary, list[AuditEntry]]:
 
 def _summary_context(summary: Summary, pack: PolicyPack) -> dict[str, Any]:
     purposes = [
-        Row(code_label(Purpose, t.value), t.value or "", t.permit, t.deny)
+        Row(code_label(pack, "purposes", t.value), t.value or "", t.permit, t.deny)
         for t in summary.by_purpose
     ]
     sectors = by_sector(summary.by_organisation, pack)
@@ -253,12 +252,12 @@ def by_sector(tallies: list[Tally], pack: PolicyPack) -> list[Row]:
     sums: dict[str, list[int]] = {}
     for tally in tallies:
         organisation = pack.organisations.get(tally.value or "")
-        code = organisation.sector.value if organisation else ""
+        code = str(organisation.sector) if organisation else ""
         counted = sums.setdefault(code, [0, 0])
         counted[0] += tally.permit
         counted[1] += tally.deny
     rows = [
-        Row(Sector(code).label if code else "not in the loaded pack", code, p, d)
+        Row(code_label(pack, "sectors", code) if code else "not in the loaded pack", code, p, d)
         for code, (p, d) in sums.items()
     ]
     return sorted(rows, key=lambda row: (-row.total, row.label))
@@ -309,14 +308,14 @@ def _pending(entry: AuditEntry, pack: PolicyPack) -> dict[str, Any]:
         "decision_id": entry.decision_id,
         "at": entry.at,
         "who": requester_words(entry, pack),
-        "record": code_label(RecordType, entry.record_type),
+        "record": code_label(pack, "record_types", entry.record_type),
         "justification": request.get("justification") or "",
     }
 
 
 def requester_words(entry: AuditEntry, pack: PolicyPack) -> str:
     """ "a ward nurse (wn-3) at Riverside NHS Foundation Trust": who asked, in words."""
-    role = code_label(Role, entry.role)
+    role = code_label(pack, "roles", entry.role)
     staff = f" ({entry.requester})" if entry.requester else ""
     return f"{_article(role)} {role}{staff} at {organisation_name(entry.organisation, pack)}"
 
@@ -326,13 +325,12 @@ def organisation_name(code: str | None, pack: PolicyPack) -> str:
     return organisation.name if organisation else (code or "an unknown organisation")
 
 
-def code_label(kind: type[Purpose] | type[RecordType] | type[Role], code: str | None) -> str:
+def code_label(pack: PolicyPack, kind: str, code: str | None) -> str:
+    """A code's words in the loaded pack's vocabulary ('roles', 'purposes' ...); a code it no
+    longer has is shown as words too."""
     if code is None:
         return "not recorded"
-    try:
-        return kind(code).label
-    except ValueError:
-        return code.replace("_", " ")
+    return pack.vocabulary.label(kind, code)
 
 
 def _article(words: str) -> str:

@@ -3,12 +3,13 @@ the reverse, so a suggested change (`would_permit_if`) reads as an answer to one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from igengine import explain
 from igengine.policy.pack import PolicyPack
-from igengine.vocabulary import Purpose, RecordType, Role
+from igengine.vocabulary import Fact, Term
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,23 @@ def organisation_choices(pack: PolicyPack) -> tuple[Choice, ...]:
     return tuple(Choice(org.code, f"{org.name} ({org.code})") for org in ordered)
 
 
+def _choices(terms: Iterable[Term]) -> tuple[Choice, ...]:
+    return tuple(Choice(t.code, _capitalised(t.answer or t.words)) for t in terms)
+
+
 def asking(pack: PolicyPack) -> tuple[Question, ...]:
     """Who asks, for what, from whom: dropdowns filled from the loaded pack's vocabulary.
     The page speaks to whoever holds the record and has been asked for it ("their role",
     "why they need it"), as its answer does ("Yes, you may share this")."""
     organisations = organisation_choices(pack)
+    vocabulary = pack.vocabulary
     return (
         Question(
             "role",
             "requester.role",
             "Their role",
             "select",
-            tuple(Choice(r.value, _capitalised(r.label)) for r in Role),
+            _choices(vocabulary.roles.values()),
             required=True,
         ),
         Question(
@@ -77,7 +83,7 @@ def asking(pack: PolicyPack) -> tuple[Question, ...]:
             "record_type",
             "What record they ask for",
             "select",
-            tuple(Choice(r.value, _capitalised(r.label)) for r in RecordType),
+            _choices(vocabulary.record_types.values()),
             required=True,
         ),
         Question(
@@ -85,96 +91,43 @@ def asking(pack: PolicyPack) -> tuple[Question, ...]:
             "purpose",
             "Why they need it",
             "select",
-            tuple(Choice(p.value, _capitalised(p.label)) for p in Purpose),
+            _choices(vocabulary.purposes.values()),
             required=True,
         ),
     )
 
 
-PERSON: tuple[Question, ...] = (
-    Question(
-        "relationship",
-        "subject.relationship",
-        "Is whoever is asking part of this person's care team?",
-        "radio",
-        (Choice("care_team", "Yes"), Choice("none", "No")),
-        required=True,
-    ),
-    Question(
-        "objection",
-        "subject.objection",
-        "Has the person objected to this information being shared?",
-        "radio",
-        _YES_NO,
-        default="no",
-    ),
-    Question(
-        "consent",
-        "subject.consent",
-        "Has the person given consent?",
-        "radio",
-        (
-            Choice("explicit", "Yes, explicit consent is recorded"),
-            Choice("refused", "No, they refused"),
-            Choice("none", "Not asked or not recorded"),
-        ),
-        default="none",
-    ),
-    Question(
-        "risk_of_serious_harm",
-        "subject.risk_of_serious_harm",
-        "Is the person, or someone else, at risk of serious harm?",
-        "radio",
-        _YES_NO,
-        default="no",
-    ),
-    Question(
-        "has_capacity",
-        "subject.has_capacity",
-        "Does the person lack capacity to decide about this sharing?",
-        "radio",
-        (
-            Choice("false", "Yes, assessed as lacking capacity"),
-            Choice("true", "No, they have capacity"),
-            Choice("unknown", "Not assessed"),
-        ),
-        default="unknown",
-    ),
-    Question(
-        "age",
-        "subject.age",
-        "The person's age in years",
-        "number",
-        hint="Leave blank if you do not know. Under 18 brings in children's safeguarding.",
-    ),
-)
+def about_person(pack: PolicyPack) -> dict[str, tuple[Question, ...]]:
+    """The questions about the person, one per fact of the pack's vocabulary in its order,
+    by section: "" for the first, then each `section:` the facts name."""
+    sections: dict[str, list[Question]] = {"": []}
+    for fact in pack.vocabulary.person.values():
+        sections.setdefault(fact.section or "", []).append(_question(fact))
+    return {name: tuple(found) for name, found in sections.items()}
 
-PLANNING: tuple[Question, ...] = (
-    Question(
-        "national_data_opt_out",
-        "subject.national_data_opt_out",
-        "Has the person registered a national data opt-out?",
+
+def _question(fact: Fact) -> Question:
+    field = f"subject.{fact.name}"
+    hint = fact.hint or ""
+    if fact.type == "number":
+        return Question(fact.name, field, fact.question, "number", hint=hint)
+    if fact.type == "boolean":
+        default = "" if fact.required else ("yes" if fact.default else "no")
+        return Question(
+            fact.name, field, fact.question, "radio", _YES_NO, hint, default, fact.required
+        )
+    default = "" if fact.required or fact.default is None else str(fact.default)
+    return Question(
+        fact.name,
+        field,
+        fact.question,
         "radio",
-        _YES_NO,
-        default="no",
-    ),
-    Question(
-        "s251_support",
-        "subject.s251_support",
-        "Does this use have section 251 (Confidentiality Advisory Group) support?",
-        "radio",
-        _YES_NO,
-        default="no",
-    ),
-    Question(
-        "anonymised",
-        "subject.anonymised",
-        "Is the information anonymised to the ICO's standard?",
-        "radio",
-        _YES_NO,
-        default="no",
-    ),
-)
+        _choices(fact.choices),
+        hint,
+        default,
+        fact.required,
+    )
+
 
 JUSTIFICATION = Question(
     "justification",
@@ -186,7 +139,8 @@ JUSTIFICATION = Question(
 
 
 def all_questions(pack: PolicyPack) -> tuple[Question, ...]:
-    return (*asking(pack), *PERSON, *PLANNING, JUSTIFICATION)
+    person = [q for section in about_person(pack).values() for q in section]
+    return (*asking(pack), *person, JUSTIFICATION)
 
 
 _BOOLEAN = {"yes": True, "no": False}
@@ -222,21 +176,6 @@ def question_for(field: str, pack: PolicyPack) -> Question | None:
 
 
 def change_words(change: Mapping[str, Any], pack: PolicyPack) -> str:
-    """A suggested change as answers to the page's questions, e.g.
-    'you can answer “Is whoever is asking part of this person's care team?” with “Yes”'."""
-    parts = []
-    for field, value in change.items():
-        question = question_for(field, pack)
-        if question is None:
-            parts.append(f"{field} is {value}")
-        elif question.kind == "text":
-            parts.append(f"you record {question.label.lower()}")
-        else:
-            parts.append(f"you can answer “{question.label}” with “{_answer(question, value)}”")
-    return " and ".join(parts)
-
-
-def _answer(question: Question, value: Any) -> str:
-    code = {True: "yes", False: "no"}.get(value, str(value)) if isinstance(value, bool) else value
-    code = str(code)
-    return next((c.text for c in question.choices if c.value == code), code)
+    """A suggested change as answers to the page's questions: the library's words
+    (`igengine.explain.change_words`), which the CLI prints too."""
+    return explain.change_words(change, pack.vocabulary)

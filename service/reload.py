@@ -91,7 +91,7 @@ class Staging:
         except PackSignatureError as exc:
             return {"ok": False, "problems": [str(exc)]}
         except PolicyError as exc:
-            problems = [str(issue) for issue in exc.issues]
+            problems = exc.lines()
             if len(problems) > MAX_PROBLEMS:
                 more = len(problems) - MAX_PROBLEMS
                 problems = [*problems[:MAX_PROBLEMS], f"... and {more} more"]

@@ -59,8 +59,7 @@ def form_page(
         problems=problems(errors, pack),
         answer=answer(decision, pack) if decision is not None else "",
         asking=questions.asking(pack),
-        person=questions.PERSON,
-        planning=questions.PLANNING,
+        sections=questions.about_person(pack),
         justification=questions.JUSTIFICATION,
     )
 

@@ -8,6 +8,7 @@ named in the caller's terms, and a test holds these models to the examples the r
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -17,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from igengine import Decision, Request
 from igengine.engine import MAX_BATCH
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role
+from igengine.vocabulary import Fact, Vocabulary
 
 
 class FieldProblem(BaseModel):
@@ -46,7 +47,7 @@ class _Open(BaseModel):
 
 
 class SubjectProperties(_Open):
-    role: Role
+    role: str = Field(description="A role code of the loaded pack's vocabulary.")
     organisation: str
 
 
@@ -59,7 +60,7 @@ class AuthZenSubject(_Open):
 
 
 class AuthZenAction(_Open):
-    name: Purpose = Field(description="The purpose of the sharing.")
+    name: str = Field(description="The purpose of the sharing: a purpose code of the pack.")
 
 
 class ResourceProperties(_Open):
@@ -67,27 +68,20 @@ class ResourceProperties(_Open):
 
 
 class AuthZenResource(_Open):
-    type: RecordType
+    type: str = Field(description="A record type code of the loaded pack's vocabulary.")
     id: str | None = None
     properties: ResourceProperties
 
 
 class AuthZenContext(BaseModel):
-    """The person's facts (those of a contract request's `subject`; a test keeps the two
-    lists the same), `subject_id` for the person's own id, and the request's
-    `justification` and `at`."""
+    """The person's facts, each named as the loaded pack's vocabulary declares it (the same
+    names as a contract request's `subject`; `igengine vocabulary` lists them), plus
+    `subject_id` for the person's own id, `fhir_consent`, and the request's `justification`
+    and `at`. A key the pack does not declare is refused, naming it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The facts are the pack's, so they cannot be listed here; the engine checks each.
+    model_config = ConfigDict(extra="allow")
 
-    relationship: Relationship = Relationship.NONE
-    objection: bool = False
-    consent: Consent = Consent.NONE
-    national_data_opt_out: bool = False
-    has_capacity: Capacity | bool = Capacity.UNKNOWN
-    risk_of_serious_harm: bool = False
-    age: int | None = Field(default=None, ge=0, le=130)
-    s251_support: bool = False
-    anonymised: bool = False
     fhir_consent: dict[str, Any] | None = Field(
         default=None, description="An HL7 FHIR R4 Consent resource about the person."
     )
@@ -196,3 +190,49 @@ def add_request_schemas(document: dict[str, Any]) -> dict[str, Any]:
     for name, schema in schemas.get("$defs", {}).items():
         known.setdefault(name, schema)
     return document
+
+
+def with_pack_vocabulary(document: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
+    """`document` (not changed) with the loaded pack's codes as enums, and its facts about the
+    person as the properties of a request's `subject` and of AuthZEN's `context`: the codes a
+    request is checked against are the pack's, so the schema names them from the same place."""
+    described = copy.deepcopy(document)
+    known = described.get("components", {}).get("schemas", {})
+    codes = {kind: vocabulary.codes(kind) for kind in ("roles", "purposes", "record_types")}
+    places = [
+        ("Requester", "role", "roles"),
+        ("Request", "purpose", "purposes"),
+        ("Request", "record_type", "record_types"),
+        ("SubjectProperties", "role", "roles"),
+        ("AuthZenAction", "name", "purposes"),
+        ("AuthZenResource", "type", "record_types"),
+    ]
+    for model, field, kind in places:
+        properties = known.get(model, {}).get("properties", {})
+        if field in properties:
+            properties[field] = {**_plain(properties[field]), "enum": codes[kind]}
+    facts = {fact.name: _fact_schema(fact) for fact in vocabulary.person.values()}
+    for model in ("Subject", "AuthZenContext"):
+        if model in known:
+            known[model].setdefault("properties", {}).update(facts)
+    return described
+
+
+def _plain(schema: dict[str, Any]) -> dict[str, Any]:
+    """A string field's schema without the pattern and length a code's type carries."""
+    return {k: v for k, v in schema.items() if k in {"title", "description"}} | {"type": "string"}
+
+
+def _fact_schema(fact: Fact) -> dict[str, Any]:
+    schema: dict[str, Any] = {"description": fact.question}
+    if fact.type == "boolean":
+        schema["type"] = "boolean"
+    elif fact.type == "number":
+        schema |= {"type": "integer", "minimum": fact.minimum}
+        if fact.maximum is not None:
+            schema["maximum"] = fact.maximum
+    else:
+        schema |= {"type": "string", "enum": fact.codes}
+    if fact.default is not None:
+        schema["default"] = fact.default
+    return schema

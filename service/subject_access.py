@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 
 from igengine.audit import AuditEntry, AuditError, AuditTrail
 from igengine.policy.pack import PolicyPack
-from igengine.vocabulary import Purpose, RecordType
 from service.admin_session import AdminSession, admin_session, html, posted_form
 from service.dashboard import code_label, organisation_name, requester_words
 from service.settings import Settings
@@ -163,9 +162,9 @@ def _asked(entry: AuditEntry, pack: PolicyPack) -> Asked:
         role=entry.role or "",
         organisation=entry.organisation or "",
         organisation_name=organisation_name(entry.organisation, pack),
-        purpose=code_label(Purpose, entry.purpose),
+        purpose=code_label(pack, "purposes", entry.purpose),
         purpose_code=entry.purpose or "",
-        record=code_label(RecordType, entry.record_type),
+        record=code_label(pack, "record_types", entry.record_type),
         record_code=entry.record_type or "",
         permitted=entry.effect == "permit",
         break_glass=entry.break_glass,

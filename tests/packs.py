@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +50,15 @@ def deny(rule_id: str, **fields: Any) -> dict[str, Any]:
     return {"id": rule_id, "effect": "deny", "because": f"{rule_id} forbids it.", **fields}
 
 
+# The shipped pack's vocabulary, which test packs speak too.
+VOCABULARY = Path(__file__).resolve().parent.parent / "policies" / "vocabulary.yaml"
+
+
 def write(
     directory: Path, *agreements: dict[str, Any], restrictions: list[dict[str, Any]] | None = None
 ) -> Path:
     (directory / "agreements").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(VOCABULARY, directory / "vocabulary.yaml")
     (directory / "organisations.yaml").write_text(yaml.safe_dump({"organisations": ORGANISATIONS}))
     if restrictions:
         (directory / "restrictions.yaml").write_text(
@@ -74,3 +81,20 @@ def request(**overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def codes(kind: str) -> list[str]:
+    """The shipped vocabulary's codes of one kind (`roles`, `purposes` ...), in its order."""
+    return [entry["code"] for entry in _vocabulary()[kind]]
+
+
+def choices(fact: str) -> list[str]:
+    """The codes of one of the shipped vocabulary's choice facts (`consent` ...)."""
+    found = next(f for f in _vocabulary()["person"] if f["name"] == fact)
+    return [choice["code"] for choice in found["choices"]]
+
+
+@functools.cache
+def _vocabulary() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(VOCABULARY.read_text())
+    return loaded

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from igengine.policy.model import Conditions, RestrictionSpec
 from igengine.policy.pack import PolicyPack, Rule
@@ -21,20 +22,20 @@ def matching_rules(pack: PolicyPack, request: Request) -> list[str]:
     return [rule.id for rule in pack.rules if matches(pack, rule, request)]
 
 
-def restriction_matches(restriction: RestrictionSpec, request: Request) -> bool:
+def restriction_matches(pack: PolicyPack, restriction: RestrictionSpec, request: Request) -> bool:
     """A restriction applies whoever asks and whoever holds: only the record, the purpose
     and the facts about the person count."""
     return (
         request.record_type in restriction.records
         and (not restriction.purposes or request.purpose in restriction.purposes)
-        and conditions_hold(restriction.when, request)
+        and conditions_hold(pack, restriction.when, request)
     )
 
 
 def matches(pack: PolicyPack, rule: Rule, request: Request) -> bool:
     if rule.id.startswith("restriction:"):
         found = [r for r in pack.restrictions if "restriction:" + r.id == rule.id]
-        return len(found) == 1 and restriction_matches(found[0], request)
+        return len(found) == 1 and restriction_matches(pack, found[0], request)
     spec = rule.spec
     requester_org = request.requester.organisation
     holder_org = request.holder.organisation
@@ -50,30 +51,45 @@ def matches(pack: PolicyPack, rule: Rule, request: Request) -> bool:
         not spec.requester.organisations or requester_org in spec.requester.organisations,
         not spec.holder.sectors or holder_sector in spec.holder.sectors,
         not spec.holder.organisations or holder_org in spec.holder.organisations,
-        conditions_hold(spec.when, request),
+        conditions_hold(pack, spec.when, request),
     ]
     return all(checks)
 
 
-def conditions_hold(when: Conditions, request: Request) -> bool:
-    subject = request.subject
-    checks = [
-        when.relationship is None or subject.relationship in when.relationship,
-        when.objection is None
-        or when.objection == (subject.objection or subject.consent == "refused"),
-        when.consent is None or subject.consent in when.consent,
-        when.national_data_opt_out is None
-        or when.national_data_opt_out == subject.national_data_opt_out,
-        when.has_capacity is None or subject.has_capacity in when.has_capacity,
-        when.risk_of_serious_harm is None
-        or when.risk_of_serious_harm == subject.risk_of_serious_harm,
-        when.age_under is None or (subject.age is not None and subject.age < when.age_under),
-        when.age_at_least is None or (subject.age is not None and subject.age >= when.age_at_least),
-        when.s251_support is None or when.s251_support == subject.s251_support,
-        when.anonymised is None or when.anonymised == subject.anonymised,
-        when.justification_given is None or when.justification_given == request.justified,
-    ]
-    return all(checks)
+def person(pack: PolicyPack, request: Request) -> dict[str, Any]:
+    """The person's facts: given, else the pack's default; a choice given as true or false is
+    the code "true" or "false". A refusal of consent counts as an objection (written out here,
+    not read from the vocabulary's `implied_by`, so the two are checked against each other)."""
+    given = request.subject.facts()
+    facts: dict[str, Any] = {}
+    for name, fact in pack.vocabulary.person.items():
+        value = given.get(name, fact.default)
+        if fact.type == "choice" and isinstance(value, bool):
+            value = "true" if value else "false"
+        facts[name] = value
+    if facts.get("consent") == "refused":
+        facts["objection"] = True
+    return facts
+
+
+def conditions_hold(pack: PolicyPack, when: Conditions, request: Request) -> bool:
+    facts = person(pack, request)
+    for name, wanted in when.tested().items():
+        if name == "justification_given":
+            held = wanted == request.justified
+        elif name.endswith("_under") and name not in facts:
+            value = facts[name.removesuffix("_under")]
+            held = value is not None and value < wanted
+        elif name.endswith("_at_least") and name not in facts:
+            value = facts[name.removesuffix("_at_least")]
+            held = value is not None and value >= wanted
+        elif isinstance(wanted, list):
+            held = facts[name] in wanted
+        else:
+            held = facts[name] == wanted
+        if not held:
+            return False
+    return True
 
 
 def combined(

@@ -72,6 +72,9 @@ def settings(tmp_path: Path, **changes: Any) -> Settings:
         audit_url=None,
         keys_file=write_keys(tmp_path / "keys.toml"),
         session_secret="test-session-secret",
+        # Never the default audit/signing.key of the checkout: its witness file is another
+        # trail's, which a trail refuses to open on.
+        signing_key=tmp_path / "signing.key",
     )
     return base.with_changes(**changes)
 

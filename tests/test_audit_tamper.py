@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_support import (
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from igengine import Engine
 from igengine.audit import AuditTrail, checkpoint, keys
 from igengine.audit.entry import timestamp
+from igengine.audit.errors import AuditError
 from igengine.cli import app
 
 __all__ = ["engine", "store_url"]  # fixtures used by name below
@@ -30,9 +32,9 @@ ENTRIES = 30
 CHECKPOINT_EVERY = 10
 
 
-def _filled(url: str, keys: Path, engine: Engine, entries: int = ENTRIES) -> None:
+def _filled(url: str, keys: Path, engine: Engine, entries: int = ENTRIES, **options: Any) -> None:
     """A trail of `entries` decisions with signed checkpoints at 10, 20, 30 and the end."""
-    trail = open_trail(url, keys, checkpoint_every=CHECKPOINT_EVERY)
+    trail = open_trail(url, keys, checkpoint_every=CHECKPOINT_EVERY, **options)
     audited = Engine(engine.pack, audit=trail)
     for number in range(entries):
         decision = audited.decide(capacity_request(f"person-{number}", care_team=number % 3 > 0))
@@ -275,3 +277,47 @@ def test_verify_without_a_public_key_says_plainly_that_signatures_were_not_check
     result = CliRunner().invoke(app, ["audit", "verify", "--store", store_url])
     assert result.exit_code == 0, result.output
     assert "signatures were NOT checked" in " ".join(result.output.split())
+
+
+# Two trails signed with one key share the witness file beside it. Each chain's heads there
+# used to be taken for the other's: the second trail never wrote its own heads (the first's
+# were further along) and its verify reported an untouched chain as rewritten at the first
+# head they shared a number with (bench/audit.py's PostgreSQL row, after its SQLite row).
+
+
+def test_a_trail_refuses_to_open_on_the_witness_file_of_another_trail_with_its_key(
+    store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(f"sqlite:///{tmp_path}/first.db", tmp_path, engine)
+    with pytest.raises(AuditError) as refused:
+        open_trail(store_url, tmp_path, checkpoint_every=CHECKPOINT_EVERY)
+    said = " ".join(str(refused.value).split())
+    assert "holds signed heads of another chain" in said
+    assert "give each trail its own signing key or witness file" in said
+    # Its own witness file beside the same key, and the trail writes and verifies.
+    own = tmp_path / "second.heads"
+    _filled(store_url, tmp_path, engine, witness_path=own)
+    with open_trail(store_url, tmp_path, witness_path=own) as trail:
+        report = trail.verify()
+    assert report.ok, report.problem
+    assert report.witness == str(own) and report.witness_heads >= ENTRIES // CHECKPOINT_EVERY
+
+
+def test_verify_says_the_witness_holds_another_trails_heads_not_that_the_chain_was_rewritten(
+    store_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    _filled(store_url, tmp_path, engine)
+    other = tmp_path / "other.heads"
+    _filled(f"sqlite:///{tmp_path}/other.db", tmp_path, engine, witness_path=other)
+    # The other trail's heads end up in this trail's witness file (as when both kept theirs
+    # beside the one key).
+    witness = tmp_path / "signing.key.heads"
+    witness.write_bytes(witness.read_bytes() + other.read_bytes())
+    public_key = str(tmp_path / "signing.key.pub")
+    verify = ["audit", "verify", "--store", store_url, "--public-key", public_key]
+    result = CliRunner().invoke(app, verify)
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "holds signed heads of another chain" in flat
+    assert "two trails share one signing key" in flat
+    assert "the chain was rewritten" not in flat

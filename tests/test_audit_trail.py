@@ -386,8 +386,10 @@ def test_a_sqlite_trail_from_an_earlier_version_keeps_working(
 
 
 def test_reviews_can_be_recorded_from_the_command_line(
-    store_url: str, tmp_path: Path, engine: Engine
+    store_url: str, tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Away from any audit/signing.key the checkout holds (`serve`'s default, which --mark uses).
+    monkeypatch.chdir(tmp_path)
     with open_trail(store_url, tmp_path) as trail:
         emergency = _audited(engine, trail).decide(break_glass_request())
     runner = CliRunner()

@@ -112,3 +112,18 @@ def test_the_answer_is_short_and_the_details_hold_the_rules_and_assumptions() ->
     assert "Assumed because the request did not say: the requester is not in" in traced
     # On a deny the provisions cited are the grounds for refusing it.
     assert "Grounds for refusing" in said and "Legal basis" not in said
+
+
+def test_what_would_change_the_answer_is_said_as_the_pages_questions() -> None:
+    planning = [
+        *("decide", "--role", "analyst", "--org", "NGICB", "--holder", "RNG"),
+        *("--purpose", "service_planning", "--record", "care_plan"),
+    ]
+    readable = CliRunner().invoke(app, planning, terminal_width=200)
+    assert readable.exit_code == 0
+    assert "you can answer “Is the information anonymised to the ICO's standard?” with “Yes”" in (
+        readable.output
+    )
+    assert "subject.anonymised" not in readable.output
+    as_json = json.loads(CliRunner().invoke(app, [*planning, "--json"]).output)
+    assert {"subject.anonymised": True} in as_json["would_permit_if"]

@@ -3,8 +3,10 @@ spelt out in decisions; an unknown common-law code is still refused."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import packs
 import pytest
 
 from igengine import Engine, PolicyError
@@ -38,6 +40,7 @@ rules:
 
 def _pack(tmp_path: Path, common_law: str) -> Path:
     (tmp_path / "organisations.yaml").write_text(ORGS)
+    shutil.copyfile(packs.VOCABULARY, tmp_path / "vocabulary.yaml")
     (tmp_path / "agreement.yaml").write_text(AGREEMENT.replace("COMMON_LAW", common_law))
     return tmp_path
 

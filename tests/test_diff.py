@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import packs
 import pytest
 from service_support import POLICIES
 from typer.testing import CliRunner
@@ -16,7 +17,6 @@ from typer.testing import CliRunner
 from igengine import Engine, diff
 from igengine.cli import app
 from igengine.policy.validate import load_pack
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role
 
 runner = CliRunner()
 ON = date(2026, 6, 1)
@@ -68,18 +68,18 @@ def test_every_request_reported_changes_and_is_one_the_flipped_rule_matches(
 
 
 def _random_request(rng: random.Random, codes: list[str]) -> dict[str, Any]:
-    consent = rng.choice(list(Consent))
+    consent = rng.choice(packs.choices("consent"))
     return {
-        "requester": {"role": rng.choice(list(Role)), "organisation": rng.choice(codes)},
+        "requester": {"role": rng.choice(packs.codes("roles")), "organisation": rng.choice(codes)},
         "holder": {"organisation": rng.choice(codes)},
-        "purpose": rng.choice([Purpose.DIRECT_CARE, rng.choice(list(Purpose))]),
-        "record_type": rng.choice([RecordType.CAPACITY_ASSESSMENT, rng.choice(list(RecordType))]),
+        "purpose": rng.choice(["direct_care", rng.choice(packs.codes("purposes"))]),
+        "record_type": rng.choice(["capacity_assessment", rng.choice(packs.codes("record_types"))]),
         "subject": {
-            "relationship": rng.choice(list(Relationship)),
+            "relationship": rng.choice(packs.choices("relationship")),
             # A refusal of consent is an objection; the diff asks it as one.
             "objection": consent == "refused" or rng.random() < 0.3,
             "consent": consent,
-            "has_capacity": rng.choice(list(Capacity)),
+            "has_capacity": rng.choice(packs.choices("has_capacity")),
             "risk_of_serious_harm": rng.random() < 0.3,
             "s251_support": rng.random() < 0.2,
             "anonymised": rng.random() < 0.2,

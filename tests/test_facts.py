@@ -42,19 +42,19 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 def _text_facts(engine: Engine, raw: dict[str, Any], person: dict[str, Any]) -> Any:
     parsed = parse_request(raw)
-    sectors = {code: org.sector.value for code, org in engine.pack.organisations.items()}
+    sectors = {code: org.sector for code, org in engine.pack.organisations.items()}
     text = FactText(sectors, party_index(engine.pack))
     pair = text.pair(parsed.requester.organisation, parsed.holder.organisation)
-    return json.loads("{" + FactText.members(pair, person))
+    return json.loads("{" + text.members(pair, person))
 
 
 @settings(max_examples=300, deadline=None)
 @given(raw=request())
 def test_fact_text_is_the_json_of_the_request_facts(engine: Engine, raw: dict[str, Any]) -> None:
     parsed = parse_request(raw)
-    sectors = {code: org.sector.value for code, org in engine.pack.organisations.items()}
-    expected = json.loads(json.dumps(request_facts(parsed, sectors)))
-    assert _text_facts(engine, raw, person_facts(parsed)) == expected
+    sectors = {code: org.sector for code, org in engine.pack.organisations.items()}
+    expected = json.loads(json.dumps(request_facts(parsed, sectors, engine.pack.vocabulary)))
+    assert _text_facts(engine, raw, person_facts(parsed, engine.pack.vocabulary)) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,8 +78,11 @@ def test_changed_fact_text_is_the_json_of_the_changed_request(
     # choice), so a refusal's objection is not undone by a change either.
     assume(raw["subject"].get("consent") != "refused" or "subject.consent" not in change)
     changed_raw = with_change(raw, change)
-    person = changed_facts(person_facts(parse_request(raw)), change)
-    expected = _text_facts(engine, changed_raw, person_facts(parse_request(changed_raw)))
+    vocabulary = engine.pack.vocabulary
+    person = changed_facts(person_facts(parse_request(raw), vocabulary), change, vocabulary)
+    expected = _text_facts(
+        engine, changed_raw, person_facts(parse_request(changed_raw), vocabulary)
+    )
     assert _text_facts(engine, raw, person) == expected
 
 

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import packs
 import pytest
 import reference
 from test_reference_property import answer
@@ -23,7 +24,6 @@ from test_reference_property import answer
 from igengine import Engine
 from igengine.compile import compile_pack, fits
 from igengine.request import parse_request
-from igengine.vocabulary import RecordType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import packgen
@@ -86,9 +86,9 @@ def test_every_decision_on_a_pack_all_organisations_signed_is_right(engine: Engi
     assert len(pack.rules) == 5_000 and len(pack.agreements) == 100
     assert all(len(a.parties) == len(pack.organisations) for a in pack.agreements)
     # Index the reference by record type only, to keep it quick; it checks everything else.
-    by_record: dict[str, list[Any]] = {record: [] for record in RecordType}
+    by_record: dict[str, list[Any]] = {record: [] for record in packs.codes("record_types")}
     for rule in pack.rules:
-        for record in rule.spec.records or list(RecordType):
+        for record in rule.spec.records or packs.codes("record_types"):
             by_record[record].append(rule)
     permits = 0
     for raw in rule_requests(engine, REQUESTS, seed=11):

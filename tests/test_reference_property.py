@@ -21,11 +21,10 @@ from hypothesis import strategies as st
 
 from igengine import Decision, Engine
 from igengine.request import parse_request
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role, Sector
 
 ORG_CODES = [org["code"] for org in packs.ORGANISATIONS]
-PURPOSES = [p.value for p in Purpose]
-RECORDS = [r.value for r in RecordType]
+PURPOSES = packs.codes("purposes")
+RECORDS = packs.codes("record_types")
 
 
 def subset(values: list[str], max_size: int = 3) -> st.SearchStrategy[list[str]]:
@@ -56,11 +55,11 @@ def _bounded(when: dict[str, Any]) -> dict[str, Any]:
 conditions = st.fixed_dictionaries(
     {},
     optional={
-        "relationship": subset([r.value for r in Relationship], 2),
+        "relationship": subset(packs.choices("relationship"), 2),
         "objection": st.booleans(),
-        "consent": subset([c.value for c in Consent]),
+        "consent": subset(packs.choices("consent")),
         "national_data_opt_out": st.booleans(),
-        "has_capacity": subset([c.value for c in Capacity]),
+        "has_capacity": subset(packs.choices("has_capacity")),
         "risk_of_serious_harm": st.booleans(),
         "age_under": st.integers(1, 30),
         "age_at_least": st.integers(0, 30),
@@ -81,8 +80,8 @@ def rule(draw: st.DrawFn, index: int, purposes: list[str], parties: list[str]) -
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "roles": subset([r.value for r in Role], 4),
-                    "sectors": subset([s.value for s in Sector]),
+                    "roles": subset(packs.codes("roles"), 4),
+                    "sectors": subset(packs.codes("sectors")),
                     "organisations": subset(parties, 2),
                 },
             )
@@ -91,7 +90,7 @@ def rule(draw: st.DrawFn, index: int, purposes: list[str], parties: list[str]) -
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "sectors": subset([s.value for s in Sector]),
+                    "sectors": subset(packs.codes("sectors")),
                     "organisations": subset(parties, 2),
                 },
             )
@@ -111,9 +110,9 @@ def rule(draw: st.DrawFn, index: int, purposes: list[str], parties: list[str]) -
 exception_conditions = st.fixed_dictionaries(
     {},
     optional={
-        "relationship": subset([r.value for r in Relationship], 2),
-        "consent": subset([c.value for c in Consent]),
-        "has_capacity": subset([c.value for c in Capacity]),
+        "relationship": subset(packs.choices("relationship"), 2),
+        "consent": subset(packs.choices("consent")),
+        "has_capacity": subset(packs.choices("has_capacity")),
         "risk_of_serious_harm": st.booleans(),
         "justification_given": st.booleans(),
     },
@@ -137,7 +136,7 @@ def restriction(draw: st.DrawFn, index: int) -> dict[str, Any]:
                 "when": draw(exception_conditions),
                 "legal_basis": {"statutes": ["si_2005_916"]},
                 **(
-                    {"requester": {"roles": draw(subset([r.value for r in Role], 4))}}
+                    {"requester": {"roles": draw(subset(packs.codes("roles"), 4))}}
                     if draw(st.booleans())
                     else {}
                 ),
@@ -206,11 +205,11 @@ def request(draw: st.DrawFn) -> dict[str, Any]:
         st.fixed_dictionaries(
             {},
             optional={
-                "relationship": st.sampled_from([r.value for r in Relationship]),
+                "relationship": st.sampled_from(packs.choices("relationship")),
                 "objection": st.booleans(),
-                "consent": st.sampled_from([c.value for c in Consent]),
+                "consent": st.sampled_from(packs.choices("consent")),
                 "national_data_opt_out": st.booleans(),
-                "has_capacity": st.sampled_from([c.value for c in Capacity]),
+                "has_capacity": st.sampled_from(packs.choices("has_capacity")),
                 "risk_of_serious_harm": st.booleans(),
                 "age": st.integers(0, 40),
                 "s251_support": st.booleans(),
@@ -220,7 +219,7 @@ def request(draw: st.DrawFn) -> dict[str, Any]:
     )
     return {
         "requester": {
-            "role": draw(st.sampled_from([r.value for r in Role])),
+            "role": draw(st.sampled_from(packs.codes("roles"))),
             "organisation": draw(st.sampled_from(ORG_CODES)),
         },
         "holder": {"organisation": draw(st.sampled_from(ORG_CODES))},

@@ -19,6 +19,8 @@ from igengine.cli import app as cli
 from igengine.request import MAX_DEPTH, MAX_NAME, MAX_TEXT, parse_json, parse_request
 from service import create_app
 
+SHIPPED = Engine.from_directory(Path(__file__).resolve().parent.parent / "policies")
+
 CALLER = {"X-API-Key": CALLER_KEY, "Content-Type": "application/json"}
 DEEP = "[" * 1000 + "]" * 1000
 
@@ -113,8 +115,9 @@ def test_cli_refuses_a_repeated_key(tmp_path: Path) -> None:
     ],
 )
 def test_facts_must_be_json_booleans_and_integers(field: str, value: Any) -> None:
+    # The facts' types are the loaded pack's (vocabulary.yaml), so the engine checks them.
     with pytest.raises(RequestError) as raised:
-        parse_request(packs.request(subject={field: value}))
+        SHIPPED.decide(capacity_request(**{field: value}))
     assert f"subject.{field}" in dict(raised.value.errors)
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from igengine import Engine
 from igengine.cli import app
 from igengine.scenarios import Status, load_features, report_lines, run_features
-from igengine.scenarios.phrases import PHRASES, StepKind, find
+from igengine.scenarios.phrases import PHRASES, StepKind, fact_phrases, find
 from igengine.scenarios.words import InputError, Words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,26 +237,30 @@ def test_no_feature_files(tmp_path: Path) -> None:
 # ---- The phrase book and the words ---------------------------------------------------------
 
 
-def test_each_example_sentence_is_read_by_its_own_phrase_only() -> None:
-    for phrase in PHRASES:
-        matching = [p for p in PHRASES if p.pattern.fullmatch(phrase.example)]
+def test_each_example_sentence_is_read_by_its_own_phrase_only(engine: Engine) -> None:
+    # igengine's own sentences and those the shipped pack's facts declare in vocabulary.yaml.
+    words = Words(engine.pack)
+    phrases = [*PHRASES, *fact_phrases(words)]
+    assert len(phrases) > len(PHRASES)
+    for phrase in phrases:
+        matching = [p for p in phrases if p.pattern.fullmatch(phrase.example)]
         assert matching == [phrase], phrase.example
         for kind in phrase.kinds:
-            assert find(kind, phrase.example)[0] is phrase
+            assert find(kind, phrase.example, words)[0] is phrase
 
 
-def test_find_rejects_unknown_sentences() -> None:
+def test_find_rejects_unknown_sentences(engine: Engine) -> None:
     with pytest.raises(InputError, match="not a step igengine knows"):
-        find(StepKind.GIVEN, "the moon is full")
+        find(StepKind.GIVEN, "the moon is full", Words(engine.pack))
 
 
 def test_words_accept_codes_words_and_labels(engine: Engine) -> None:
     words = Words(engine.pack)
-    assert words.role("GP").value == words.role("gp").value == "gp"
-    assert words.role("a home care worker").value == "home_care_worker"
-    assert words.record("the GP summary").value == "gp_summary"
-    assert words.purpose("emergency care (break glass)").value == "emergency_care"
-    assert words.purpose("a legal obligation").value == "legal_obligation"
+    assert words.role("GP") == words.role("gp") == "gp"
+    assert words.role("a home care worker") == "home_care_worker"
+    assert words.record("the GP summary") == "gp_summary"
+    assert words.purpose("emergency care (break glass)") == "emergency_care"
+    assert words.purpose("a legal obligation") == "legal_obligation"
     assert words.organisation("RNG") == words.organisation("Northgate Hospitals") == "RNG"
     assert words.organisation("Northgate City Council") == "NGCC"
     assert words.obligation("verify the requester's identity") == "verify_requester_identity"

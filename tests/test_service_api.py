@@ -205,7 +205,11 @@ def test_authzen_errors_are_400_naming_the_authzen_fields(client: TestClient) ->
     request["action"] = {"name": "direct_care"}
     response = client.post("/access/v1/evaluation", json=request, headers=CALLER)
     assert response.status_code == 400
-    assert [e["field"] for e in response.json()["errors"]] == ["context.mood"]
+    # Context keys are the loaded pack's facts, so an unknown one is named with the other
+    # problems the pack finds, and with the pack's facts to choose from.
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["subject.properties.role", "context.mood"]
+    assert "valid values: relationship, objection, consent" in errors[1]["message"]
     del request["context"]["mood"]
     errors = client.post("/access/v1/evaluation", json=request, headers=CALLER).json()["errors"]
     assert errors[0]["field"] == "subject.properties.role"
@@ -480,8 +484,13 @@ def test_the_authzen_schema_accepts_what_the_endpoint_accepts_and_names_its_fact
     from service import authzen
     from service.schemas import AuthZenContext, EvaluationRequest
 
-    # The documented context keys are the ones the endpoint reads, no more and no fewer.
-    assert set(AuthZenContext.model_fields) == set(authzen.CONTEXT_KEYS)
+    # The documented keys that are not facts are the ones the endpoint reads (with the FHIR
+    # Consent, which it reads as the person's); the facts are the loaded pack's own.
+    assert set(AuthZenContext.model_fields) == {*authzen.CONTEXT_KEYS, "fhir_consent"}
+    document = client.get("/openapi.json").json()
+    context = document["components"]["schemas"]["AuthZenContext"]["properties"]
+    assert context["relationship"]["enum"] == ["care_team", "none"]
+    assert context["objection"]["type"] == "boolean" and context["age"]["type"] == "integer"
     body = _authzen(relationship="care_team", subject_id="9434765919", has_capacity=False)
     EvaluationRequest.model_validate(body)
     assert client.post("/access/v1/evaluation", json=body, headers=CALLER).status_code == 200

@@ -255,7 +255,10 @@ def test_a_trail_that_cannot_be_read_is_said_plainly(tmp_path: Path) -> None:
             made.unlink()
         page = client.get("/dashboard")
     assert page.status_code == 503
-    assert "there is no audit trail at" in page.text and "could not be read" in page.text
+    # The service's own trail may open (and so re-create) its file again meanwhile (a signing
+    # timer under load): then the empty file is what cannot be counted. Either is said plainly.
+    said = ("there is no audit trail at", "decisions could not be counted")
+    assert any(words in page.text for words in said) and "could not be read" in page.text
     assert "Agreements past or near their review date" in page.text  # from the pack still
 
 

@@ -105,7 +105,8 @@ def test_the_capacity_question_is_answered_in_plain_english(
     assert "Record what you shared" in answer
     [(request, decision)] = trail.entries
     assert decision.decision_id in answer
-    assert request.subject.has_capacity.value == "false" and request.subject.age == 82
+    facts = request.subject.facts()
+    assert facts["has_capacity"] == "false" and facts["age"] == 82
     assert "Content-Security-Policy" in response.headers
 
 

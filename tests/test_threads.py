@@ -13,7 +13,6 @@ from typing import Any
 import packs
 
 from igengine import Engine
-from igengine.vocabulary import Consent, Purpose, RecordType, Relationship, Role
 
 SHIPPED = Engine.from_directory("policies")
 ORGS = sorted(SHIPPED.pack.organisations)
@@ -23,12 +22,12 @@ def varied_requests(count: int) -> list[dict[str, Any]]:
     """Deterministic, varied requests against the shipped pack (permits and denies alike)."""
     combos = itertools.cycle(
         itertools.product(
-            list(Role)[::3],
+            packs.codes("roles")[::3],
             ORGS[::2],
-            list(Purpose),
-            list(RecordType)[::2],
-            list(Relationship),
-            list(Consent),
+            packs.codes("purposes"),
+            packs.codes("record_types")[::2],
+            packs.choices("relationship"),
+            packs.choices("consent"),
             [False, True],
         )
     )
@@ -38,13 +37,13 @@ def varied_requests(count: int) -> list[dict[str, Any]]:
     ):
         requests.append(
             {
-                "requester": {"role": role.value, "organisation": org},
+                "requester": {"role": role, "organisation": org},
                 "holder": {"organisation": "RNG"},
-                "purpose": purpose.value,
-                "record_type": record.value,
+                "purpose": purpose,
+                "record_type": record,
                 "subject": {
-                    "relationship": relationship.value,
-                    "consent": consent.value,
+                    "relationship": relationship,
+                    "consent": consent,
                     "objection": objection,
                     "age": 40,
                 },

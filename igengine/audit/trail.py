@@ -77,6 +77,9 @@ class AuditTrail:
         # Where each signed head is also written (None: nowhere; no key, nothing signed).
         self._witness_path = witness_path if signing_key is not None else None
         self._witnessed = witness.newest_seq(self._witness_path) if self._witness_path else 0
+        # The hash of the chain's entry 1, which names the chain in the witness file (read
+        # once the chain has one).
+        self._chain: str | None = None
         # When the oldest entry not yet covered by a signed head was committed (monotonic),
         # and the head signed for the batch being appended, written out once it commits.
         self._unsigned_since: float | None = None
@@ -138,6 +141,11 @@ class AuditTrail:
             store.close()
             raise
         if key is not None:
+            try:
+                trail._refuse_another_chains_witness()
+            except BaseException:
+                store.close()
+                raise
             # Entries left unsigned by a process that stopped before signing them (or a head
             # signed but not yet witnessed) are covered now, not at the next batch.
             with trail._store_lock:
@@ -255,20 +263,47 @@ class AuditTrail:
         assert self._signing_key is not None
         return signing.sign(self._signing_key, seq, head_hash, datetime.now(UTC))
 
+    def _first_hash(self) -> str | None:
+        """The hash of the chain's entry 1 (None while the chain is empty)."""
+        if self._chain is None:
+            self._chain = self._stored_first_hash()
+        return self._chain
+
+    def _stored_first_hash(self) -> str | None:
+        """The hash of entry 1 as the store holds it now (never cached, for verify)."""
+        first = list(self._store.rows(1, 1))
+        return first[0][2] if first else None
+
+    def _refuse_another_chains_witness(self) -> None:
+        """Raise AuditError if the witness file holds heads signed for another chain: this
+        trail's heads would then not be written there (the other's are further along) and
+        verify would take the other's heads for this chain's."""
+        if self._witness_path is None:
+            return
+        problem = _another_chains_witness(self._witness_path, self._first_hash(), self.description)
+        if problem is not None:
+            raise AuditError(f"{problem}; the trail was not opened")
+
     def _witness(self, head: Checkpoint) -> None:
         """Write a committed signed head to the witness file (once per head)."""
         self._unsigned_since = None
         if self._witness_path is None or head.seq <= self._witnessed:
             return
         try:
-            witness.append(self._witness_path, head)
-        except OSError as exc:
+            # Read from the store the first time only; a store that fails just after the
+            # commit is handled as a witness file that cannot be written.
+            chain = self._first_hash()
+            if chain is None:
+                raise OSError(f"the store holds no entry 1 for a head at entry {head.seq}")
+            witness.append(self._witness_path, head, chain)
+        except Exception as exc:
             # Entries up to the head are committed; the callers are told they were not
             # (their decisions are withheld) and the head is written with the next one.
             self._unsigned_since = time.monotonic()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise AuditWriteError(
                 f"the signed head could not be written to the witness file "
-                f"{self._witness_path}: {exc.strerror or exc}"
+                f"{self._witness_path}: {reason}"
             ) from exc
         self._witnessed = head.seq
 
@@ -342,6 +377,10 @@ class AuditTrail:
         witnessed: Witnessed | None = None
         try:
             if location is not None and location.exists():
+                first = self._stored_first_hash()
+                foreign = _another_chains_witness(location, first, self.description)
+                if foreign is not None:
+                    return _failed(foreign, trusted)
                 witnessed = Witnessed(str(location), witness.read(location))
             elif location is not None and require_witness:
                 return _failed(_no_witness(location), trusted)
@@ -523,6 +562,23 @@ def _check_pseudonym_key(store: Store, pseudonymiser: keys.Pseudonymiser, path: 
 def _failed(problem: str, trusted: Ed25519PublicKey | None) -> VerifyReport:
     trusted_id = keys.key_id(trusted) if trusted is not None else None
     return VerifyReport(ok=False, entries=0, problem=problem, trusted_key=trusted_id)
+
+
+def _another_chains_witness(location: Path, chain: str | None, description: str) -> str | None:
+    """Why the witness file at `location` cannot be this chain's (its entry 1 hashing to
+    `chain`), or None if nothing in it says so."""
+    found = witness.other_chain(location, chain)
+    if found is None:
+        return None
+    head, label = found
+    first = f"whose entry 1 has hash {chain}" if chain else "which is empty"
+    return (
+        f"the witness file {location} holds signed heads of another chain: its head for entry "
+        f"{head.seq} was signed for the chain whose entry 1 has hash {label}, not for this "
+        f"trail ({description}), {first}. Either two trails share one signing key and so one "
+        "witness file (give each trail its own signing key or witness file), or this trail's "
+        "entry 1 was rewritten or the trail replaced"
+    )
 
 
 def _no_witness(location: Path) -> str:

@@ -60,6 +60,13 @@ class LoadedFiles:
     definitions: list[tuple[PackFile, SourceFile]] = field(default_factory=list)
     issues: list[PolicyIssue] = field(default_factory=list)
     version: str = ""
+    # For each kind of definition (`organisations`, `roles`, `person` ...), the codes of
+    # entries that could not be read, each with the problem that lost it: references to them
+    # are consequences of that problem, not problems of their own.
+    lost: dict[str, dict[str, PolicyIssue]] = field(default_factory=dict)
+    # Problems with whole files (unreadable, not YAML): when a kind has no definitions at all,
+    # the first of these is the likely cause.
+    file_problems: list[PolicyIssue] = field(default_factory=list)
 
 
 def load_directory(root: Path) -> LoadedFiles:
@@ -72,17 +79,44 @@ def load_directory(root: Path) -> LoadedFiles:
             PolicyIssue(str(root), 0, "(pack)", "no .yaml policy files found in this directory")
         )
     inside = root.resolve()
+    parsed: list[tuple[dict[str, Any], SourceFile]] = []
     for path in files:
         relative = path.relative_to(root).as_posix()
         shown = path.as_posix()
+        before = len(result.issues)
         raw = _read_inside(path, inside, shown, result.issues)
-        if raw is None:
-            continue
-        digest.update(relative.encode() + b"\0" + raw + b"\0")
-        text = raw.decode("utf-8", errors="replace")
-        _load_file(text, f"{root.name}/{relative}", shown, result)
+        if raw is not None:
+            digest.update(relative.encode() + b"\0" + raw + b"\0")
+            text = raw.decode("utf-8", errors="replace")
+            found = _parse_file(text, f"{root.name}/{relative}", shown, result)
+            if found is not None:
+                parsed.append(found)
+        result.file_problems.extend(result.issues[before:])
+    # Definitions first: an agreement's misplaced field is worded with the vocabulary's facts.
+    for data, source in parsed:
+        if not _is_agreement(data):
+            _definitions(data, source, result)
+    conditions = {
+        name
+        for definitions, _ in result.definitions
+        for fact in definitions.person
+        for name in _condition_names(fact.name, fact.type)
+    }
+    for data, source in parsed:
+        if _is_agreement(data):
+            agreement = _agreement(data, source, result.issues, conditions)
+            if agreement is not None:
+                result.agreements.append((agreement, source))
     result.version = "sha256:" + digest.hexdigest()
     return result
+
+
+def _condition_names(name: str, kind: str) -> list[str]:
+    return [f"{name}_under", f"{name}_at_least"] if kind == "number" else [name]
+
+
+def _is_agreement(data: dict[str, Any]) -> bool:
+    return "rules" in data or "id" in data
 
 
 def pack_files(root: Path) -> list[Path]:
@@ -113,30 +147,82 @@ def _read_inside(path: Path, inside: Path, shown: str, issues: list[PolicyIssue]
         return None
 
 
-def _load_file(text: str, display: str, shown: str, into: LoadedFiles) -> None:
+def _parse_file(
+    text: str, display: str, shown: str, into: LoadedFiles
+) -> tuple[dict[str, Any], SourceFile] | None:
     try:
         data, lines = load_with_lines(text, depth=_MAPPED_DEPTH)
     except YamlProblem as exc:
         into.issues.append(PolicyIssue(shown, exc.line, "(file)", str(exc)))
-        return
+        return None
     source = SourceFile(display, lines, text, shown)
     if not isinstance(data, dict):
         into.issues.append(
             source.issue(
                 (),
                 "expected a YAML mapping: an agreement (id, title, parties, rules ...) "
-                "or shared definitions (organisations, obligations, restrictions)",
+                "or shared definitions (vocabulary, organisations, obligations, restrictions)",
             )
         )
-        return
-    if "rules" in data or "id" in data:
-        agreement = _agreement(data, source, into.issues)
-        if agreement is not None:
-            into.agreements.append((agreement, source))
-    else:
-        definitions = _validated(PackFile, data, source, into.issues)
-        if definitions is not None:
-            into.definitions.append((definitions, source))
+        return None
+    return data, source
+
+
+# The lists of a definitions file whose entries are checked one by one, so one malformed
+# entry loses only itself (and references to it are reported as following from it), and the
+# key that names each entry.
+_ENTRY_LISTS: dict[str, str] = {
+    "organisations": "code",
+    "sectors": "code",
+    "roles": "code",
+    "record_types": "code",
+    "purposes": "code",
+    "obligations": "code",
+    "person": "name",
+}
+
+
+def _definitions(data: dict[str, Any], source: SourceFile, into: LoadedFiles) -> None:
+    kept = dict(data)
+    local = data.get("obligations")
+    if isinstance(local, dict):
+        # The older form, `obligations: {code: text}`, still works: it reads as the list form.
+        data = {**data, "obligations": [{"code": c, "text": t} for c, t in local.items()]}
+    for key, naming in _ENTRY_LISTS.items():
+        entries = data.get(key)
+        if not isinstance(entries, list):
+            if key in data:
+                kept[key] = entries
+            continue
+        good: list[Any] = []
+        for position, entry in enumerate(entries):
+            problems: list[PolicyIssue] = []
+            one = _validated(PackFile, {key: [entry]}, source, problems)
+            problems = [_at_position(p, key, position, source) for p in problems]
+            if one is None or problems:
+                into.issues.extend(problems)
+                code = entry.get(naming) if isinstance(entry, dict) else None
+                if isinstance(code, str | bool | int) and problems:
+                    into.lost.setdefault(key, {}).setdefault(str(code), problems[0])
+                continue
+            good.append(entry)
+        kept[key] = good
+    definitions = _validated(PackFile, kept, source, into.issues)
+    if definitions is not None:
+        into.definitions.append((definitions, source))
+
+
+def _at_position(issue: PolicyIssue, key: str, position: int, source: SourceFile) -> PolicyIssue:
+    """An issue found validating one entry alone (as entry 0) placed at the entry's real
+    position in the file."""
+    prefix = f"{key}[0]"
+    if not issue.field.startswith(prefix):
+        return issue
+    rest = issue.field[len(prefix) :]
+    path: list[str | int] = [key, position]
+    for part in re.findall(r"\.([^.\[]+)|\[(\d+)\]", rest):
+        path.append(part[0] if part[0] else int(part[1]))
+    return source.issue(tuple(path), issue.message)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -148,17 +234,21 @@ def _validated(
     source: SourceFile,
     issues: list[PolicyIssue],
     prefix: YPath = (),
+    conditions: set[str] | frozenset[str] = frozenset(),
 ) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            issues.append(source.issue((*prefix, *err["loc"]), _message(err)))
+            issues.append(source.issue((*prefix, *err["loc"]), _message(err, conditions)))
         return None
 
 
 def _agreement(
-    data: dict[str, Any], source: SourceFile, issues: list[PolicyIssue]
+    data: dict[str, Any],
+    source: SourceFile,
+    issues: list[PolicyIssue],
+    conditions: set[str] | frozenset[str] = frozenset(),
 ) -> AgreementSpec | None:
     """Validate each rule on its own, so one malformed rule does not hide the problems that
     the cross-checks would find in the others."""
@@ -184,6 +274,7 @@ def _agreement(
             source,
             rule_issues,
             prefix=("rules", position),
+            conditions=conditions,
         )
         if not isinstance(raw, dict):
             rule_issues = [
@@ -203,7 +294,7 @@ def _agreement(
     return agreement if kept else None
 
 
-def _message(err: Any) -> str:
+def _message(err: Any, conditions: set[str] | frozenset[str] = frozenset()) -> str:
     kind, value = err["type"], err.get("input")
     if kind == "enum":
         choices = re.findall(r"'([^']+)'", err.get("ctx", {}).get("expected", ""))
@@ -211,23 +302,26 @@ def _message(err: Any) -> str:
     if kind == "missing":
         return f"is required; add `{err['loc'][-1]}:` here"
     if kind == "extra_forbidden":
-        return _misplaced(str(err["loc"][-1]))
+        return _misplaced(str(err["loc"][-1]), conditions)
     if kind.startswith("date"):
         return f"'{value}' is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"'{value}' is not allowed here; write {expected}"
     if kind == "string_pattern_mismatch":
         return f"'{value}' is not a valid id; use lower-case letters, digits, '-' and '_'"
     return str(err["msg"])
 
 
-def _misplaced(name: str) -> str:
+def _misplaced(name: str, conditions: set[str] | frozenset[str] = frozenset()) -> str:
     """A field the model does not have here: where it belongs if it is a real field (usually
     an indentation slip), otherwise the closest field name. Never 'did you mean' the very word
     written."""
-    places = places_of(name)
+    places = places_of(name, conditions)
     if places:
         where = " or ".join(places)
         return f"'{name}' is not a field here; it belongs {where} (check its indentation)"
-    return f"'{name}' is not a field here; {suggest(name, sorted(FIELD_NAMES))}"
+    return f"'{name}' is not a field here; {suggest(name, sorted(FIELD_NAMES | conditions))}"
 
 
 def _dotted(path: YPath) -> str:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from igengine.legal import LegalBasis
-from igengine.vocabulary import (
-    Capacity,
-    Consent,
-    Effect,
-    Purpose,
-    RecordType,
-    Relationship,
-    Role,
-    Sector,
-)
+from igengine.vocabulary import Effect, Obligation, RoleTerm, Term
+from igengine.vocabulary import Fact as FactSpec
 
 
 class _Policy(BaseModel):
@@ -34,7 +27,7 @@ def _as_list(value: Any) -> Any:
 class Organisation(_Policy):
     code: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    sector: Sector
+    sector: str = Field(min_length=1)
 
 
 # Defaults are factories: pydantic deep-copies a plain mutable default for every instance,
@@ -44,8 +37,8 @@ class Organisation(_Policy):
 class Requesting(_Policy):
     """Who may ask. Every list given must contain the requester; an omitted list allows any."""
 
-    roles: list[Role] = Field(default_factory=list)
-    sectors: list[Sector] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+    sectors: list[str] = Field(default_factory=list)
     organisations: list[str] = Field(default_factory=list)
 
     _lists = field_validator("roles", "sectors", "organisations", mode="before")(_as_list)
@@ -54,41 +47,33 @@ class Requesting(_Policy):
 class Holding(_Policy):
     """Which record holders the rule covers."""
 
-    sectors: list[Sector] = Field(default_factory=list)
+    sectors: list[str] = Field(default_factory=list)
     organisations: list[str] = Field(default_factory=list)
 
     _lists = field_validator("sectors", "organisations", mode="before")(_as_list)
 
 
 class Conditions(_Policy):
-    """Conditions about the person and the request. An omitted condition is not tested."""
+    """Conditions about the person and the request. An omitted condition is not tested.
 
-    relationship: list[Relationship] | None = None
-    objection: bool | None = None
-    consent: list[Consent] | None = None
-    national_data_opt_out: bool | None = None
-    has_capacity: list[Capacity] | None = None
-    risk_of_serious_harm: bool | None = None
-    age_under: int | None = Field(default=None, ge=0, le=130)
-    age_at_least: int | None = Field(default=None, ge=0, le=130)
-    s251_support: bool | None = None
-    anonymised: bool | None = None
+    Besides `justification_given`, each key names a fact of the pack's vocabulary (a number
+    fact by `<name>_under` or `<name>_at_least`); validate checks them against it and writes
+    a choice's values as a list of codes."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
     justification_given: bool | None = None
 
-    _lists = field_validator("relationship", "consent", mode="before")(_as_list)
-
-    @field_validator("has_capacity", mode="before")
-    @classmethod
-    def _capacity(cls, value: Any) -> Any:
-        # YAML reads `has_capacity: false` as a boolean; the code is the string "false".
-        items = _as_list(value)
-        if items is None:
-            return None
-        return [("true" if v else "false") if isinstance(v, bool) else v for v in items]
-
     def tested(self) -> dict[str, Any]:
-        """The conditions this rule actually tests."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        """The conditions this rule actually tests, by name."""
+        found = dict(self.__pydantic_extra__ or {})
+        if self.justification_given is not None:
+            found["justification_given"] = self.justification_given
+        return {k: v for k, v in found.items() if v is not None}
+
+    def get(self, name: str) -> Any:
+        """The condition on `name`, or None when it is not tested."""
+        return self.tested().get(name)
 
 
 class LegalBasisSpec(_Policy):
@@ -114,8 +99,8 @@ class RuleSpec(_Policy):
     because: str = Field(min_length=1)
     requester: Requesting = Field(default_factory=Requesting)
     holder: Holding = Field(default_factory=Holding)
-    purposes: list[Purpose] = Field(default_factory=list)
-    records: list[RecordType] = Field(default_factory=list)
+    purposes: list[str] = Field(default_factory=list)
+    records: list[str] = Field(default_factory=list)
     when: Conditions = Field(default_factory=Conditions)
     legal_basis: LegalBasisSpec = Field(default_factory=LegalBasisSpec)
     obligations: list[str] = Field(default_factory=list)
@@ -135,7 +120,7 @@ class AgreementSpec(_Policy):
     owner: str = Field(min_length=1)
     summary: str | None = None
     parties: list[str] = Field(min_length=1)
-    purposes: list[Purpose] = Field(min_length=1)
+    purposes: list[str] = Field(min_length=1)
     start_date: date
     end_date: date
     review_date: date
@@ -152,7 +137,7 @@ class ExceptionSpec(_Policy):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     because: str = Field(min_length=1)
     requester: Requesting = Field(default_factory=Requesting)
-    purposes: list[Purpose] = Field(default_factory=list)
+    purposes: list[str] = Field(default_factory=list)
     when: Conditions = Field(default_factory=Conditions)
     legal_basis: LegalBasisSpec
 
@@ -168,8 +153,8 @@ class RestrictionSpec(_Policy):
     title: str = Field(min_length=1)
     imposed_by: Literal["statute", "local_policy"]
     because: str = Field(min_length=1)
-    records: list[RecordType] = Field(min_length=1)
-    purposes: list[Purpose] = Field(default_factory=list)
+    records: list[str] = Field(min_length=1)
+    purposes: list[str] = Field(default_factory=list)
     when: Conditions = Field(default_factory=Conditions)
     legal_basis: LegalBasisSpec
     exceptions: list[ExceptionSpec] = Field(default_factory=list)
@@ -182,23 +167,31 @@ class FhirSpec(_Policy):
     provision may name, and the pack purposes it stands for; and the purposes a deny counts as
     the national data opt-out for."""
 
-    purpose_of_use: dict[str, list[Purpose]]
-    opt_out_purposes: list[Purpose]
+    purpose_of_use: dict[str, list[str]]
+    opt_out_purposes: list[str]
 
 
 class PackFile(_Policy):
-    """A file of shared definitions: the organisations, any local obligation codes, the
-    pack-wide restrictions, and how FHIR Consent records map to the pack's purposes."""
+    """A file of shared definitions: the organisations, the vocabulary (codes, obligations,
+    facts about the person; usually in vocabulary.yaml), the pack-wide restrictions, and how
+    FHIR Consent records map to the pack's purposes (load reads the older `obligations:`
+    mapping of code to text as this list). Entries of the lists load checks one by one are
+    kept when others are malformed."""
 
     organisations: list[Organisation] = Field(default_factory=list)
-    obligations: dict[str, str] = Field(default_factory=dict)
+    sectors: list[Term] = Field(default_factory=list)
+    roles: list[RoleTerm] = Field(default_factory=list)
+    record_types: list[Term] = Field(default_factory=list)
+    purposes: list[Term] = Field(default_factory=list)
+    obligations: list[Obligation] = Field(default_factory=list)
+    person: list[FactSpec] = Field(default_factory=list)
     restrictions: list[RestrictionSpec] = Field(default_factory=list)
     fhir: FhirSpec | None = None
 
 
 # Where each kind of entry is written, in the words of a pack file: an unknown field that is
 # valid elsewhere is usually indented under the wrong parent, and the message says which.
-_PLACES: dict[type[_Policy], str] = {
+_PLACES: dict[type[BaseModel], str] = {
     Organisation: "in an organisation under `organisations:`",
     Requesting: "under a rule's `requester:`",
     Holding: "under a rule's `holder:`",
@@ -209,12 +202,19 @@ _PLACES: dict[type[_Policy], str] = {
     ExceptionSpec: "in an exception under a restriction's `exceptions:`",
     RestrictionSpec: "in a restriction under `restrictions:`",
     FhirSpec: "under `fhir:`",
+    Term: "in an entry under `sectors:`, `roles:`, `record_types:` or `purposes:`",
+    Obligation: "in an obligation under `obligations:`",
+    FactSpec: "in a fact under `person:`",
     PackFile: "at the top of a shared definitions file",
 }
 
 FIELD_NAMES: set[str] = {name for model in _PLACES for name in model.model_fields}
 
 
-def places_of(name: str) -> list[str]:
-    """Where a field of this name may be written (empty when no part of a pack has it)."""
-    return [place for model, place in _PLACES.items() if name in model.model_fields]
+def places_of(name: str, conditions: Iterable[str] = ()) -> list[str]:
+    """Where a field of this name may be written (empty when no part of a pack has it);
+    `conditions` are the names the pack's vocabulary lets `when:` test."""
+    found = [place for model, place in _PLACES.items() if name in model.model_fields]
+    if name in conditions:
+        found.append(_PLACES[Conditions])
+    return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from igengine.legal import LegalBasis
 from igengine.policy.errors import PolicyIssue
 from igengine.policy.model import AgreementSpec, FhirSpec, Organisation, RestrictionSpec, RuleSpec
-from igengine.vocabulary import Effect, Purpose
+from igengine.vocabulary import Effect, Vocabulary
 
 # The agreement index restriction rules carry: every organisation pair shares it, so the
 # engine's membership check passes for any pair, organisations added later included.
@@ -30,7 +30,7 @@ class Rule:
     spec: RuleSpec
     agreement: AgreementSpec
     source: str
-    purposes: frozenset[Purpose]
+    purposes: frozenset[str]
     parties: frozenset[str]
     # The deny rules this permit beats: those its `overrides:` names, and the restrictions
     # it lifts by one of their exceptions.
@@ -68,6 +68,8 @@ class PolicyPack:
     warnings: tuple[PolicyIssue, ...] = ()
     # How FHIR Consent records map to this pack (a `fhir:` section), if the pack says.
     fhir: FhirSpec | None = None
+    # The pack's codes and facts about the person (vocabulary.yaml).
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
 
     @cached_property
     def rules_by_id(self) -> dict[str, Rule]:

@@ -24,9 +24,10 @@ from igengine.policy.model import (
     RuleSpec,
 )
 from igengine.policy.pack import RESTRICTION_PREFIX, RESTRICTIONS_INDEX, PolicyPack, Rule
+from igengine.policy.vocabcheck import CodeCheck, vocabulary
 from igengine.policy.yamlsource import Path as YPath
 from igengine.policy.yamlsource import line_of
-from igengine.vocabulary import OBLIGATIONS, Effect, Purpose, suggest
+from igengine.vocabulary import Effect, suggest
 
 
 def load_pack(directory: str | Path) -> PolicyPack:
@@ -34,17 +35,28 @@ def load_pack(directory: str | Path) -> PolicyPack:
     return _load_pack(Path(directory))
 
 
+def checked_files(directory: str | Path) -> LoadedFiles:
+    """The pack's files as loaded, each rule's `when:` in its checked form (choices as lists of
+    codes), for tools that read rules where they are written (lint). Problems are not raised:
+    load_pack reports them."""
+    loaded = load_directory(Path(directory))
+    _check_agreement_codes(loaded, CodeCheck(vocabulary(loaded, []), loaded, []))
+    return loaded
+
+
 def _load_pack(root: Path) -> PolicyPack:
     if not root.is_dir():
         raise PolicyError([PolicyIssue(str(root), 0, "(pack)", "is not a directory")])
     loaded = load_directory(root)
     issues = list(loaded.issues)
-    organisations = _organisations(loaded, issues)
-    obligations = _obligations(loaded)
-    restrictions = _restrictions(loaded, issues)
-    rules = _restriction_rules(restrictions, organisations)
-    rules = _rules(loaded, organisations, obligations, rules, restrictions, issues)
-    fhir = _fhir(loaded, issues)
+    check = CodeCheck(vocabulary(loaded, issues), loaded, issues)
+    organisations = _organisations(loaded, check, issues)
+    obligations = {code: o.text for code, o in check.vocabulary.obligations.items()}
+    _check_agreement_codes(loaded, check)
+    restrictions = _restrictions(loaded, check, issues)
+    rules = _restriction_rules(restrictions, organisations, check.vocabulary.codes("purposes"))
+    rules = _rules(loaded, organisations, check, rules, restrictions, issues)
+    fhir = _fhir(loaded, check, issues)
     if issues:
         raise PolicyError(issues)
     return PolicyPack(
@@ -57,10 +69,13 @@ def _load_pack(root: Path) -> PolicyPack:
         restrictions=tuple(r for r, _, _ in restrictions),
         warnings=tuple(_open_records_warnings(loaded, restrictions)),
         fhir=fhir,
+        vocabulary=check.vocabulary,
     )
 
 
-def _organisations(loaded: LoadedFiles, issues: list[PolicyIssue]) -> dict[str, Organisation]:
+def _organisations(
+    loaded: LoadedFiles, check: CodeCheck, issues: list[PolicyIssue]
+) -> dict[str, Organisation]:
     found: dict[str, Organisation] = {}
     for definitions, source in loaded.definitions:
         for i, org in enumerate(definitions.organisations):
@@ -68,6 +83,7 @@ def _organisations(loaded: LoadedFiles, issues: list[PolicyIssue]) -> dict[str, 
                 issues.append(
                     source.issue(("organisations", i, "code"), f"'{org.code}' is defined twice")
                 )
+            check.code("sectors", org.sector, ("organisations", i, "sector"), source)
             found[org.code] = org
     if not found:
         issues.append(
@@ -82,25 +98,41 @@ def _organisations(loaded: LoadedFiles, issues: list[PolicyIssue]) -> dict[str, 
     return found
 
 
-def _obligations(loaded: LoadedFiles) -> dict[str, str]:
-    merged = dict(OBLIGATIONS)
-    for definitions, _ in loaded.definitions:
-        merged.update(definitions.obligations)
-    return merged
+def _check_agreement_codes(loaded: LoadedFiles, check: CodeCheck) -> None:
+    """Every code an agreement and its rules write must be in the vocabulary; each rule's
+    `when:` is replaced by its checked form (choices as lists of codes)."""
+    for index, (agreement, source) in enumerate(loaded.agreements):
+        check.codes("purposes", agreement.purposes, ("purposes",), source)
+        specs = []
+        for i, spec in enumerate(agreement.rules):
+            at = source.rule_path(i)
+            check.codes("roles", spec.requester.roles, (*at, "requester", "roles"), source)
+            check.codes("sectors", spec.requester.sectors, (*at, "requester", "sectors"), source)
+            check.codes("sectors", spec.holder.sectors, (*at, "holder", "sectors"), source)
+            check.codes("purposes", spec.purposes, (*at, "purposes"), source)
+            check.codes("record_types", spec.records, (*at, "records"), source)
+            check.codes("obligations", spec.obligations, (*at, "obligations"), source)
+            when = check.conditions(spec.when, (*at, "when"), source)
+            specs.append(spec.model_copy(update={"when": when}))
+        loaded.agreements[index] = (agreement.model_copy(update={"rules": specs}), source)
 
 
 # A restriction as found: the spec, its file and its position in that file's list.
 Located = tuple[RestrictionSpec, SourceFile, int]
 
 
-def _restrictions(loaded: LoadedFiles, issues: list[PolicyIssue]) -> list[Located]:
-    """Every pack-wide restriction, each checked: a unique id, unique exception ids, and
-    legal bases that cite what imposes the restriction and what makes each exception."""
+def _restrictions(
+    loaded: LoadedFiles, check: CodeCheck, issues: list[PolicyIssue]
+) -> list[Located]:
+    """Every pack-wide restriction, each checked: a unique id, unique exception ids, codes of
+    the vocabulary, and legal bases that cite what imposes the restriction and what makes each
+    exception."""
     found: list[Located] = []
     seen: dict[str, str] = {}
     for definitions, source in loaded.definitions:
         for i, restriction in enumerate(definitions.restrictions):
             at: YPath = ("restrictions", i)
+            restriction = _checked_restriction(restriction, at, check, source)
             if restriction.id in seen:
                 issues.append(
                     source.issue(
@@ -113,6 +145,23 @@ def _restrictions(loaded: LoadedFiles, issues: list[PolicyIssue]) -> list[Locate
             issues.extend(_restriction_issues(restriction, at, source))
             found.append((restriction, source, i))
     return found
+
+
+def _checked_restriction(
+    restriction: RestrictionSpec, at: YPath, check: CodeCheck, source: SourceFile
+) -> RestrictionSpec:
+    check.codes("record_types", restriction.records, (*at, "records"), source)
+    check.codes("purposes", restriction.purposes, (*at, "purposes"), source)
+    exceptions = []
+    for j, exception in enumerate(restriction.exceptions):
+        here = (*at, "exceptions", j)
+        check.codes("roles", exception.requester.roles, (*here, "requester", "roles"), source)
+        check.codes("sectors", exception.requester.sectors, (*here, "requester", "sectors"), source)
+        check.codes("purposes", exception.purposes, (*here, "purposes"), source)
+        when = check.conditions(exception.when, (*here, "when"), source)
+        exceptions.append(exception.model_copy(update={"when": when}))
+    when = check.conditions(restriction.when, (*at, "when"), source)
+    return restriction.model_copy(update={"when": when, "exceptions": exceptions})
 
 
 def _restriction_issues(
@@ -152,7 +201,7 @@ def _restriction_issues(
 
 
 def _restriction_rules(
-    restrictions: list[Located], organisations: dict[str, Organisation]
+    restrictions: list[Located], organisations: dict[str, Organisation], purposes: list[str]
 ) -> list[Rule]:
     """Each restriction as a deny rule, ahead of every agreement's rules (so that where a
     restriction and an agreement's deny both refuse, the decision names the restriction).
@@ -164,7 +213,7 @@ def _restriction_rules(
         owner="the law and the pack's local policies",
         summary=None,
         parties=sorted(organisations),
-        purposes=list(Purpose),
+        purposes=purposes,
         start_date=date.min,
         end_date=date.max,
         review_date=date.max,
@@ -195,7 +244,7 @@ def _restriction_rules(
                 spec=spec,
                 agreement=stand_in,
                 source=f"{source.display}:{line}",
-                purposes=frozenset(restriction.purposes or Purpose),
+                purposes=frozenset(restriction.purposes or purposes),
                 parties=frozenset(organisations),
                 overrides=frozenset(),
                 legal_basis=tuple(_cited(spec.legal_basis)),
@@ -205,12 +254,17 @@ def _restriction_rules(
     return rules
 
 
-def _fhir(loaded: LoadedFiles, issues: list[PolicyIssue]) -> FhirSpec | None:
+def _fhir(loaded: LoadedFiles, check: CodeCheck, issues: list[PolicyIssue]) -> FhirSpec | None:
     """The pack's one `fhir:` section (how FHIR Consent records are read), if it has one."""
     found: FhirSpec | None = None
     for definitions, source in loaded.definitions:
         if definitions.fhir is None:
             continue
+        for code, purposes in definitions.fhir.purpose_of_use.items():
+            check.codes("purposes", purposes, ("fhir", "purpose_of_use", code), source)
+        check.codes(
+            "purposes", definitions.fhir.opt_out_purposes, ("fhir", "opt_out_purposes"), source
+        )
         if found is not None:
             issues.append(source.issue(("fhir",), "is defined in more than one file"))
         found = definitions.fhir
@@ -220,7 +274,7 @@ def _fhir(loaded: LoadedFiles, issues: list[PolicyIssue]) -> FhirSpec | None:
 def _rules(
     loaded: LoadedFiles,
     organisations: dict[str, Organisation],
-    obligations: dict[str, str],
+    check: CodeCheck,
     rules: list[Rule],
     restrictions: list[Located],
     issues: list[PolicyIssue],
@@ -239,9 +293,9 @@ def _rules(
                 )
             )
         seen_agreements[agreement.id] = source.display
-        _check_agreement(agreement, source, organisations, issues)
+        _check_agreement(agreement, source, organisations, check)
         for i, spec in enumerate(agreement.rules):
-            _check_rule(agreement, spec, i, source, organisations, obligations, issues)
+            _check_rule(agreement, spec, i, source, organisations, check, issues)
             issues.extend(
                 _lifts_issues(agreement, spec, source.rule_path(i), source, by_restriction)
             )
@@ -264,11 +318,16 @@ def _check_agreement(
     agreement: AgreementSpec,
     source: SourceFile,
     organisations: dict[str, Organisation],
-    issues: list[PolicyIssue],
+    check: CodeCheck,
 ) -> None:
+    issues = check.issues
     for i, code in enumerate(agreement.parties):
         if code not in organisations:
-            issues.append(source.issue(("parties", i), _unknown_org(code, organisations)))
+            check.report(
+                source.issue(("parties", i), _unknown_org(code, organisations)),
+                "organisations",
+                code,
+            )
     if agreement.end_date < agreement.start_date:
         issues.append(
             source.issue(
@@ -293,7 +352,7 @@ def _check_rule(
     i: int,
     source: SourceFile,
     organisations: dict[str, Organisation],
-    obligations: dict[str, str],
+    check: CodeCheck,
     issues: list[PolicyIssue],
 ) -> None:
     at = source.rule_path(i)
@@ -303,8 +362,12 @@ def _check_rule(
     ):
         for j, code in enumerate(codes):
             if code not in organisations:
-                issues.append(
-                    source.issue((*at, side, "organisations", j), _unknown_org(code, organisations))
+                check.report(
+                    source.issue(
+                        (*at, side, "organisations", j), _unknown_org(code, organisations)
+                    ),
+                    "organisations",
+                    code,
                 )
             elif code not in agreement.parties:
                 issues.append(
@@ -323,26 +386,6 @@ def _check_rule(
                     f"({', '.join(agreement.purposes)}); add it to the agreement's `purposes:`",
                 )
             )
-    for j, code in enumerate(spec.obligations):
-        if code not in obligations:
-            issues.append(
-                source.issue(
-                    (*at, "obligations", j),
-                    f"'{code}' is not a known obligation; {suggest(code, sorted(obligations))}",
-                )
-            )
-    when = spec.when
-    if (
-        when.age_under is not None
-        and when.age_at_least is not None
-        and when.age_at_least >= when.age_under
-    ):
-        issues.append(
-            source.issue(
-                (*at, "when", "age_at_least"),
-                "age_at_least must be below age_under, or no one matches",
-            )
-        )
     issues.extend(_legal_basis_issues(spec, at, source))
     if spec.overrides and spec.effect is not Effect.PERMIT:
         issues.append(
@@ -411,7 +454,7 @@ def _permit_basis_issues(
                 "article_6, article_9 and common_law",
             )
         ]
-    if spec.when.anonymised:
+    if spec.when.get("anonymised"):
         # Anonymised data is outside the duty of confidence: the one basis to cite says so.
         if basis.common_law is None:
             return [
@@ -558,9 +601,9 @@ def _implies(name: str, given: Any, wanted: Any) -> bool:
         return False
     if isinstance(wanted, list):
         return set(given) <= set(wanted)
-    if name == "age_under":
+    if name.endswith("_under"):
         return bool(given <= wanted)
-    if name == "age_at_least":
+    if name.endswith("_at_least"):
         return bool(given >= wanted)
     return bool(given == wanted)
 
@@ -609,10 +652,10 @@ def _open_records_warnings(loaded: LoadedFiles, restrictions: list[Located]) -> 
 
 def _disjoint(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
     """Whether no request can meet both sets of conditions (an anonymised-data permit and a
-    restriction on identifiable data, say); age bounds are not compared."""
+    restriction on identifiable data, say); a number's bounds are not compared."""
     for name, wanted in theirs.items():
         given = ours.get(name)
-        if given is None or name.startswith("age_"):
+        if given is None or not isinstance(wanted, list | bool):
             continue
         if isinstance(wanted, list) and not set(given) & set(wanted):
             return True

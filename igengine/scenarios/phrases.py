@@ -12,6 +12,7 @@ they ask for; Then steps check the decision. The decision is made once, at the f
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from igengine import explain
 from igengine.decision import Decision
 from igengine.engine import Engine
 from igengine.request import RequestError
-from igengine.scenarios.words import InputError, Words, field_value, normalise, subject_field
+from igengine.scenarios.words import InputError, Words, normalise
 from igengine.vocabulary import Effect, RuleRole
 
 Table = list[list[str]]
@@ -122,7 +123,7 @@ def phrase(
 def perform(world: World, kind: StepKind, text: str, table: Table | None = None) -> None:
     """Carry out one step. Raises InputError for a step igengine cannot read, and CheckFailed
     when a Then step does not hold."""
-    found, groups = find(kind, text)
+    found, groups = find(kind, text, world.words)
     if found.takes_table and not table:
         raise InputError(f"'{text}' needs a table under it, e.g. | risk of serious harm | true |")
     if table and not found.takes_table:
@@ -133,20 +134,22 @@ def perform(world: World, kind: StepKind, text: str, table: Table | None = None)
     found.act(world, groups, table)
 
 
-def find(kind: StepKind, text: str) -> tuple[Phrase, dict[str, str]]:
-    """The phrase a step's text matches, or InputError with the nearest sentence."""
+def find(kind: StepKind, text: str, words: Words) -> tuple[Phrase, dict[str, str]]:
+    """The phrase a step's text matches (igengine's own, then the pack's facts' phrases), or
+    InputError with the nearest sentence."""
     cleaned = text.strip().rstrip(".")
-    for candidate in PHRASES:
+    phrases = [*PHRASES, *fact_phrases(words)]
+    for candidate in phrases:
         match = candidate.pattern.fullmatch(cleaned)
         if match and kind in candidate.kinds:
             return candidate, {k: v for k, v in match.groupdict().items() if v is not None}
-    elsewhere = [p for p in PHRASES if p.pattern.fullmatch(cleaned)]
+    elsewhere = [p for p in phrases if p.pattern.fullmatch(cleaned)]
     if elsewhere:
         allowed = " or ".join(sorted(k.value for k in elsewhere[0].kinds))
         raise InputError(
             f"'{text}' is a {allowed} step, not a {kind.value} step; move it after {allowed}"
         )
-    examples = [p.example for p in PHRASES if kind in p.kinds]
+    examples = [p.example for p in phrases if kind in p.kinds]
     close = difflib.get_close_matches(cleaned, examples, n=1, cutoff=0.4)
     if close:
         raise InputError(f"'{text}' is not a step igengine knows; did you mean '{close[0]}'?")
@@ -158,140 +161,79 @@ def find(kind: StepKind, text: str) -> tuple[Phrase, dict[str, str]]:
 
 # ---- Given: who asks ----------------------------------------------------------------------
 
-_TEAM = r"(?:,? (?:who is |they are )?(?P<team>in|not in) the person's care team)?"
-
 
 @phrase(
     StepKind.GIVEN,
-    pattern=r"(?:an?|the) (?P<role>.+?) (?:at|from) (?P<org>.+?)" + _TEAM,
+    pattern=r"(?:an?|the) (?P<role>.+?) (?:at|from) (?P<org>.+?)",
     example="a social worker at Northgate City Council in the person's care team",
 )
 def _requester(world: World, groups: dict[str, str], _: Table | None) -> None:
+    """Who asks; the organisation may be followed by one of the pack's fact phrases ("... in
+    the person's care team")."""
     world.change()
-    world.requester = {
-        "role": world.words.role(groups["role"]).value,
-        "organisation": world.words.organisation(groups["org"]),
-    }
-    if "team" in groups:
-        _set_team(world, groups["team"])
+    organisation, said = _organisation_and_fact(world, groups["org"])
+    world.requester = {"role": world.words.role(groups["role"]), "organisation": organisation}
+    if said is not None:
+        said.act(world, {}, None)
 
 
-@phrase(
-    StepKind.GIVEN,
-    pattern=r"(?:they are|the requester is) (?P<team>in|not in) the "
-    r"person's care team",
-    example="they are in the person's care team",
-)
-def _team(world: World, groups: dict[str, str], _: Table | None) -> None:
-    world.change()
-    _set_team(world, groups["team"])
+def _organisation_and_fact(world: World, text: str) -> tuple[str, Phrase | None]:
+    try:
+        return world.words.organisation(text), None
+    except InputError as exc:
+        for candidate in fact_phrases(world.words):
+            match = re.fullmatch(
+                r"(?P<org>.+?),? (?:" + candidate.pattern.pattern + ")", text, re.IGNORECASE
+            )
+            if match is None:
+                continue
+            try:
+                organisation = world.words.organisation(match["org"])
+            except InputError:
+                continue
+            groups = {k: v for k, v in match.groupdict().items() if v is not None and k != "org"}
+            return organisation, Phrase(
+                candidate.kinds, candidate.pattern, "", _bound(candidate, groups)
+            )
+        raise exc
 
 
-def _set_team(world: World, team: str) -> None:
-    world.subject["relationship"] = "care_team" if team.lower() == "in" else "none"
+def _bound(candidate: Phrase, groups: dict[str, str]) -> Action:
+    def act(world: World, _groups: dict[str, str], table: Table | None) -> None:
+        candidate.act(world, groups, table)
+
+    return act
 
 
 # ---- Given: about the person --------------------------------------------------------------
 
 
+# Compiled once per Words (a scenario run makes one per pack).
+@functools.lru_cache(maxsize=16)
+def fact_phrases(words: Words) -> list[Phrase]:
+    """The Given sentences the pack's facts declare (`phrases:` in vocabulary.yaml), each
+    setting its fact."""
+    return [
+        Phrase(
+            frozenset({StepKind.GIVEN}),
+            re.compile(said.says, re.IGNORECASE),
+            said.example or said.says,
+            _fact(fact.name, said.value),
+        )
+        for fact in words.facts.values()
+        for said in fact.phrases
+    ]
+
+
 def _fact(field_name: str, value: Any) -> Action:
-    def act(world: World, _groups: dict[str, str], _table: Table | None) -> None:
+    def act(world: World, groups: dict[str, str], _table: Table | None) -> None:
         world.change()
-        world.subject[field_name] = value
+        given = value
+        if given is None:
+            given = world.words.field_value(field_name, groups["value"])
+        world.subject[field_name] = given
 
     return act
-
-
-_FACTS: list[tuple[str, str, str, Any]] = [
-    (
-        r"the person has objected(?: to (?:this|the) sharing)?",
-        "the person has objected",
-        "objection",
-        True,
-    ),
-    (r"the person has not objected", "the person has not objected", "objection", False),
-    (
-        r"the person has given explicit consent(?: to (?:this|the) sharing)?",
-        "the person has given explicit consent",
-        "consent",
-        "explicit",
-    ),
-    (r"the person has refused consent", "the person has refused consent", "consent", "refused"),
-    (r"the person has not given consent", "the person has not given consent", "consent", "none"),
-    (
-        r"the person has registered a national data opt[- ]out",
-        "the person has registered a national data opt-out",
-        "national_data_opt_out",
-        True,
-    ),
-    (
-        r"the person has not registered a national data opt[- ]out",
-        "the person has not registered a national data opt-out",
-        "national_data_opt_out",
-        False,
-    ),
-    (
-        r"the person lacks capacity(?: for this decision)?",
-        "the person lacks capacity for this decision",
-        "has_capacity",
-        "false",
-    ),
-    (
-        r"the person has capacity(?: for this decision)?",
-        "the person has capacity for this decision",
-        "has_capacity",
-        "true",
-    ),
-    (
-        r"there is a risk of serious harm(?: to [\w' ]+)?",
-        "there is a risk of serious harm",
-        "risk_of_serious_harm",
-        True,
-    ),
-    (
-        r"there is no risk of serious harm",
-        "there is no risk of serious harm",
-        "risk_of_serious_harm",
-        False,
-    ),
-    (
-        r"the (?:use|study|request) has (?:section 251|s251) support",
-        "the use has section 251 support",
-        "s251_support",
-        True,
-    ),
-    (
-        r"the (?:use|study|request) has no (?:section 251|s251) support",
-        "the use has no section 251 support",
-        "s251_support",
-        False,
-    ),
-    (
-        r"the (?:information|data) is anonymised",
-        "the information is anonymised",
-        "anonymised",
-        True,
-    ),
-    (
-        r"the (?:information|data) is identifiable",
-        "the information is identifiable",
-        "anonymised",
-        False,
-    ),
-]
-
-for _pattern, _example, _field, _value in _FACTS:
-    phrase(StepKind.GIVEN, pattern=_pattern, example=_example)(_fact(_field, _value))
-
-
-@phrase(
-    StepKind.GIVEN,
-    pattern=r"the person is (?P<age>\d+)(?: years? old)?",
-    example="the person is 15 years old",
-)
-def _age(world: World, groups: dict[str, str], _: Table | None) -> None:
-    world.change()
-    world.subject["age"] = field_value("age", groups["age"])
 
 
 @phrase(
@@ -310,8 +252,8 @@ def _details(world: World, _: dict[str, str], table: Table | None) -> None:
             )
         if number == 1 and normalise(row[0]) in {"fact", "field"}:
             continue  # a header row
-        name = subject_field(row[0])
-        value = field_value(name, row[1])
+        name = world.words.subject_field(row[0])
+        value = world.words.field_value(name, row[1])
         if name in {"justification", "at"}:
             world.extras[name] = value
         else:
@@ -351,7 +293,7 @@ def _no_justification(world: World, _groups: dict[str, str], _: Table | None) ->
 )
 def _date(world: World, groups: dict[str, str], _: Table | None) -> None:
     world.change()
-    world.extras["at"] = field_value("at", groups["date"] + "T12:00:00+00:00")
+    world.extras["at"] = world.words.field_value("at", groups["date"] + "T12:00:00+00:00")
 
 
 # ---- When: what they ask for --------------------------------------------------------------
@@ -383,8 +325,8 @@ def _split_ask(words: Words, rest: str) -> dict[str, Any]:
             try:
                 return {
                     "holder": {"organisation": words.organisation(holder)},
-                    "record_type": words.record(record).value,
-                    "purpose": words.purpose(purpose).value,
+                    "record_type": words.record(record),
+                    "purpose": words.purpose(purpose),
                 }
             except InputError as exc:
                 first_problem = first_problem or exc
@@ -514,13 +456,13 @@ def _details_mention(world: World, groups: dict[str, str], _: Table | None) -> N
     example="it would be permitted if the consent is explicit",
 )
 def _would_permit_if(world: World, groups: dict[str, str], _: Table | None) -> None:
-    name = subject_field(groups["field"])
+    name = world.words.subject_field(groups["field"])
     key = name if name in {"justification", "at"} else f"subject.{name}"
     changes = world.decision().would_permit_if
     if name == "justification":
         found = any(key in change for change in changes)
     else:
-        value = field_value(name, groups["value"])
+        value = world.words.field_value(name, groups["value"])
         found = any(change.get(key) == value for change in changes)
     if not found:
         raise CheckFailed(

@@ -115,7 +115,7 @@ def _unreadable_steps(case: Case, engine: Engine, words: Words) -> list[Problem]
             continue
         try:
             if step.kind is StepKind.THEN:
-                find(step.kind, step.text)
+                find(step.kind, step.text, words)
             else:
                 perform(scratch, step.kind, step.text, step.table)
         except InputError as exc:

@@ -14,10 +14,10 @@ import difflib
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from igengine.policy.pack import PolicyPack
-from igengine.vocabulary import Capacity, Consent, Purpose, RecordType, Relationship, Role
+from igengine.vocabulary import Fact, Term
 
 
 class InputError(ValueError):
@@ -59,20 +59,51 @@ class Words:
 
     def __init__(self, pack: PolicyPack) -> None:
         self._pack = pack
-        self._roles = _forms(list(Role))
-        self._records = _forms(list(RecordType))
-        self._purposes = _forms(list(Purpose))
+        vocabulary = pack.vocabulary
+        self._roles = _forms(vocabulary.roles.values())
+        self._records = _forms(vocabulary.record_types.values())
+        self._purposes = _forms(vocabulary.purposes.values())
+        self.facts = vocabulary.person
 
-    def role(self, text: str) -> Role:
-        return _lookup(self._roles, text, "a role", [r.label for r in Role])
+    def role(self, text: str) -> str:
+        terms = self._pack.vocabulary.roles.values()
+        return _lookup(self._roles, text, "a role", [t.words for t in terms])
 
-    def record(self, text: str) -> RecordType:
-        return _lookup(self._records, text, "a record type", [r.label for r in RecordType])
+    def record(self, text: str) -> str:
+        terms = self._pack.vocabulary.record_types.values()
+        return _lookup(self._records, text, "a record type", [t.words for t in terms])
 
-    def purpose(self, text: str) -> Purpose:
+    def purpose(self, text: str) -> str:
+        terms = self._pack.vocabulary.purposes.values()
         return _lookup(
-            self._purposes, text, "a purpose", [_without_brackets(p.label) for p in Purpose]
+            self._purposes, text, "a purpose", [_without_brackets(t.words) for t in terms]
         )
+
+    def subject_field(self, text: str) -> str:
+        """The request field named by `text` ('risk of serious harm' → 'risk_of_serious_harm'):
+        a fact of the pack by its name, its label or a name it is `also_called`, or the
+        justification or the date."""
+        wanted = _without_article(normalise(text)).removeprefix("person's ")
+        wanted = wanted.removeprefix("subject.")
+        fields = {name: _fact_names(fact) for name, fact in self.facts.items()}
+        fields.update(_OTHER_FIELDS)
+        for field, forms in fields.items():
+            if wanted in forms:
+                return field
+        raise InputError(did_you_mean(text.strip(), fields, "a fact about the person"))
+
+    def field_value(self, field: str, text: str) -> Any:
+        """The request value for `field` written as `text`, checked against the fact's type
+        and the pack's codes."""
+        raw = text.strip()
+        if field == "justification":
+            return raw
+        if field == "at":
+            try:
+                return datetime.fromisoformat(raw).isoformat()
+            except ValueError:
+                raise InputError(f"date: '{raw}' is not a date; write it as YYYY-MM-DD") from None
+        return fact_value(self.facts[field], raw)
 
     def organisation(self, text: str) -> str:
         """The organisation's code, from its code, its name, or the unique start of its name."""
@@ -129,25 +160,22 @@ class Words:
         )
 
 
-Code = TypeVar("Code", Role, RecordType, Purpose)
-
-
-def _forms(codes: list[Code]) -> dict[str, Code]:
+def _forms(terms: Iterable[Term]) -> dict[str, str]:
     """Every way of writing each code: the code, the code as words, and its label."""
-    forms: dict[str, Code] = {}
-    for code in codes:
-        label = normalise(code.label)
+    forms: dict[str, str] = {}
+    for term in terms:
+        label = normalise(term.words)
         for form in (
-            normalise(code.value),
+            normalise(term.code),
             label,
             _without_brackets(label),
             _without_article(label),
         ):
-            forms[form] = code
+            forms[form] = term.code
     return forms
 
 
-def _lookup(forms: dict[str, Code], text: str, kind: str, shown: list[str]) -> Code:
+def _lookup(forms: dict[str, str], text: str, kind: str, shown: list[str]) -> str:
     wanted = _without_article(normalise(text))
     if wanted in forms:
         return forms[wanted]
@@ -161,68 +189,42 @@ def _content_words(text: str) -> list[str]:
 
 # ---- About the person: field names and values, as a table or a would-permit-if check ------
 
-# Plain words for each request field a scenario may set; the key is the request's own name.
-SUBJECT_FIELDS: dict[str, tuple[str, ...]] = {
-    "relationship": ("relationship", "care team", "requester", "they"),
-    "objection": ("objection", "objected"),
-    "consent": ("consent",),
-    "national_data_opt_out": ("national data opt out", "opt out"),
-    "has_capacity": ("has capacity", "capacity"),
-    "risk_of_serious_harm": ("risk of serious harm", "risk"),
-    "age": ("age",),
-    "s251_support": ("s251 support", "section 251 support", "s251"),
-    "anonymised": ("anonymised", "anonymized", "information", "data"),
-    "justification": ("justification",),
-    "at": ("date", "at", "when"),
+# Request fields that are not facts about the person, and the words a scenario may use.
+_OTHER_FIELDS: dict[str, set[str]] = {
+    "justification": {"justification"},
+    "at": {"date", "at", "when"},
 }
 
 _TRUE = {"true", "yes", "y"}
 _FALSE = {"false", "no", "n"}
 
 
-def subject_field(text: str) -> str:
-    """The request field named by `text` ('risk of serious harm' → 'risk_of_serious_harm')."""
-    wanted = _without_article(normalise(text)).removeprefix("person's ")
-    wanted = wanted.removeprefix("subject.")
-    for field, forms in SUBJECT_FIELDS.items():
-        if wanted in {normalise(field), *forms}:
-            return field
-    raise InputError(did_you_mean(text.strip(), SUBJECT_FIELDS, "a fact about the person"))
+def _fact_names(fact: Fact) -> set[str]:
+    return {normalise(fact.name), normalise(fact.words), *map(normalise, fact.also_called)}
 
 
-def field_value(field: str, text: str) -> Any:
-    """The request value for `field` written as `text`, checked against the valid codes."""
-    raw = text.strip()
+def fact_value(fact: Fact, raw: str) -> Any:
+    """The value of `fact` written as `raw` ('yes', '15', 'in the person's care team' ...)."""
     value = normalise(raw)
-    if field in {
-        "objection",
-        "national_data_opt_out",
-        "risk_of_serious_harm",
-        "s251_support",
-        "anonymised",
-    }:
+    if fact.type == "boolean":
         if value in _TRUE | _FALSE:
             return value in _TRUE
-        if value in SUBJECT_FIELDS[field]:  # "the information is anonymised"
+        if value in _fact_names(fact):  # "the information is anonymised"
             return True
-        raise InputError(f"{field}: '{raw}' is not true or false; write true or false")
-    if field == "age":
-        if raw.isdigit() and int(raw) <= 130:
+        raise InputError(f"{fact.name}: '{raw}' is not true or false; write true or false")
+    if fact.type == "number":
+        top = 10**9 if fact.maximum is None else fact.maximum
+        if raw.isdigit() and fact.minimum <= int(raw) <= top:
             return int(raw)
-        raise InputError(f"age: '{raw}' is not an age in whole years, e.g. 15")
-    if field == "justification":
-        return raw
-    if field == "at":
-        try:
-            return datetime.fromisoformat(raw).isoformat()
-        except ValueError:
-            raise InputError(f"date: '{raw}' is not a date; write it as YYYY-MM-DD") from None
-    enum: Any = {"relationship": Relationship, "consent": Consent, "has_capacity": Capacity}[field]
-    if field == "has_capacity" and value in _TRUE | _FALSE:
-        return Capacity.TRUE.value if value in _TRUE else Capacity.FALSE.value
-    value = value.removeprefix("in the ").removeprefix("in ").replace(" ", "_")
-    if value == "person's_care_team":
-        value = "care_team"
-    if value in {member.value for member in enum}:
-        return value
-    raise InputError(did_you_mean(raw, [m.value for m in enum], f"a value of {field}"))
+        raise InputError(f"{fact.name}: '{raw}' is not a whole number from {fact.minimum}, e.g. 15")
+    if {"true", "false"} <= set(fact.codes) and value in _TRUE | _FALSE:
+        return "true" if value in _TRUE else "false"
+    for choice in fact.choices:
+        forms = {normalise(choice.code), normalise(choice.words)}
+        forms |= {_without_article(form) for form in forms}
+        written = {value, value.removeprefix("in the "), value.removeprefix("in ")}
+        if forms & {normalise(w) for w in written} or forms & {
+            w.replace(" ", "_") for w in written
+        }:
+            return choice.code
+    raise InputError(did_you_mean(raw, fact.codes, f"a value of {fact.name}"))
