@@ -554,12 +554,14 @@ def test_in_chromium_the_attorney_question_changes_the_answer(
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Can I share this?")).to_be_visible()
 
-        page.get_by_label("My role").select_option("social_worker")
-        page.get_by_label("My organisation").select_option("EMCC")
+        page.get_by_label("Their role").select_option("social_worker")
+        page.get_by_label("Their organisation").select_option("EMCC")
         page.get_by_label("Who holds the record").select_option("REM")
-        page.get_by_label("What record").select_option("continuing_healthcare_assessment")
-        page.get_by_label("Why I need it").select_option("direct_care")
-        _choose(page, "Are you part of this person's care team?", "Yes")
+        page.get_by_label("What record they ask for").select_option(
+            "continuing_healthcare_assessment"
+        )
+        page.get_by_label("Why they need it").select_option("direct_care")
+        _choose(page, "Is whoever is asking part of this person's care team?", "Yes")
         _choose(
             page,
             "Does the person lack capacity to decide about this sharing?",

@@ -167,7 +167,7 @@ Feature: Eastmoor: social prescribing, ambulance handover and continuing healthc
     When they ask Heatherbank Care Home for the continuing healthcare assessment for direct care
     Then sharing is permitted
     And the deciding rule is em-chc/best-interests-no-attorney
-    And the reason mentions "no one is recorded as holding a health and welfare lasting power of attorney"
+    And the details mention "no one is recorded as holding a health and welfare lasting power of attorney"
 
   Scenario: Saying nothing about the care team means the requester is not in it
     Given a continuing healthcare nurse assessor at NHS Eastmoor Integrated Care Board
