@@ -42,20 +42,6 @@ _METRIC = re.compile(r"^igengine_audit_write_failures_total(?:\{[^}]*\})? (\S+)$
 
 
 @dataclass(frozen=True)
-class Row:
-    """One line of a chart's table."""
-
-    label: str
-    code: str
-    permit: int
-    deny: int
-
-    @property
-    def total(self) -> int:
-        return self.permit + self.deny
-
-
-@dataclass(frozen=True)
 class DenyReason:
     rule: str | None
     title: str
@@ -223,30 +209,25 @@ def _read_trail(url: str, period: Period) -> tuple[Summary, list[AuditEntry]]:
 
 def _summary_context(summary: Summary, pack: PolicyPack) -> dict[str, Any]:
     purposes = [
-        Row(code_label(pack, "purposes", t.value), t.value or "", t.permit, t.deny)
-        for t in summary.by_purpose
+        Bar(code_label(pack, "purposes", t.value), t.permit, t.deny) for t in summary.by_purpose
     ]
     sectors = by_sector(summary.by_organisation, pack)
     effects = [
-        Row("Permitted", "permit", summary.permits, 0),
-        Row("Denied", "deny", 0, summary.denies),
+        Bar("Permitted", summary.permits, 0),
+        Bar("Denied", 0, summary.denies),
     ]
     return {
         "summary": summary,
         "purposes": purposes,
-        "purpose_chart": _chart(purposes),
+        "purpose_chart": stacked_bars(purposes),
         "sectors": sectors,
-        "sector_chart": _chart(sectors),
-        "effect_chart": _chart(effects),
+        "sector_chart": stacked_bars(sectors),
+        "effect_chart": stacked_bars(effects),
         "deny_reasons": deny_reasons(summary, pack),
     }
 
 
-def _chart(rows: list[Row]) -> Any:
-    return stacked_bars([Bar(row.label, row.permit, row.deny) for row in rows])
-
-
-def by_sector(tallies: list[Tally], pack: PolicyPack) -> list[Row]:
+def by_sector(tallies: list[Tally], pack: PolicyPack) -> list[Bar]:
     """The organisations' tallies added up by the sector the pack gives each; organisations
     the loaded pack no longer names are counted apart."""
     sums: dict[str, list[int]] = {}
@@ -257,7 +238,7 @@ def by_sector(tallies: list[Tally], pack: PolicyPack) -> list[Row]:
         counted[0] += tally.permit
         counted[1] += tally.deny
     rows = [
-        Row(code_label(pack, "sectors", code) if code else "not in the loaded pack", code, p, d)
+        Bar(code_label(pack, "sectors", code) if code else "not in the loaded pack", p, d)
         for code, (p, d) in sums.items()
     ]
     return sorted(rows, key=lambda row: (-row.total, row.label))
