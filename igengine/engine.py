@@ -188,10 +188,9 @@ class Engine:
     ) -> tuple[Request, Decision] | RequestError:
         """One batch item's (request, decision), not yet recorded, or what is wrong with it."""
         try:
-            parsed, consent_used = _checked(item, snapshot.pack)
+            return _decided(snapshot, item)
         except RequestError as exc:
             return exc
-        return parsed, _decide_safely(snapshot, parsed, consent_used)
 
     def matching_rules(self, request: Request | dict[str, Any]) -> list[Rule]:
         """Every rule whose conditions the request meets, in any agreement, in pack order."""
