@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from igengine import explain
 from igengine.policy.pack import PolicyPack
 from igengine.vocabulary import Fact, Term
 
@@ -173,9 +172,3 @@ def _put(request: dict[str, Any], field: str, value: Any) -> None:
 
 def question_for(field: str, pack: PolicyPack) -> Question | None:
     return next((q for q in all_questions(pack) if q.field == field), None)
-
-
-def change_words(change: Mapping[str, Any], pack: PolicyPack) -> str:
-    """A suggested change as answers to the page's questions: the library's words
-    (`igengine.explain.change_words`), which the CLI prints too."""
-    return explain.change_words(change, pack.vocabulary)

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from igengine import Decision
-from igengine.explain import details
+from igengine.explain import change_words, details
 from igengine.policy.pack import PolicyPack
 from service import questions
 from service.questions import Question
@@ -87,7 +87,7 @@ def answer(decision: Decision, pack: PolicyPack) -> Markup:
             heading=heading,
             mark={"permit": "✓", "deny": "✗", "error": "!"}[kind],
             steps=[pack.obligations.get(code, code) for code in decision.obligations],
-            changes=[questions.change_words(c, pack) for c in decision.would_permit_if],
+            changes=[change_words(c, pack.vocabulary) for c in decision.would_permit_if],
             trace=trace,
             keep=_KEEP[kind],
         )
