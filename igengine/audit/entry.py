@@ -119,6 +119,21 @@ def decision_body(
     return body if body.isascii() else canonical(json.loads(body))
 
 
+def decision_bodies(
+    entries: Sequence[tuple[Request, Decision]],
+    pseudonym: Callable[[str], str] | None,
+    now: datetime,
+    decision_jsons: Sequence[str | None] | None = None,
+) -> list[str]:
+    """A batch's bodies (`decision_body` each, one time for all); `decision_jsons`, when
+    given, holds each decision's JSON in order."""
+    jsons = decision_jsons or [None] * len(entries)
+    return [
+        decision_body(request, decision, pseudonym, now, text)
+        for (request, decision), text in zip(entries, jsons, strict=True)
+    ]
+
+
 def _pseudonymise(
     stored: dict[str, Any], identifier: str | None, pseudonym: Callable[[str], str] | None
 ) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import cast
 
 from igengine.audit import wire
-from igengine.audit.entry import decision_body
+from igengine.audit.entry import decision_bodies, decision_body
 from igengine.audit.errors import AuditWriteError
 from igengine.audit.keys import Pseudonymiser
 from igengine.decision import Decision
@@ -78,11 +78,7 @@ class RemoteTrail:
         transaction (all durable, or none); completes once the writer has answered that they
         are, and raises AuditWriteError as `record_async` does."""
         now = datetime.now(UTC)
-        jsons = decision_jsons or [None] * len(entries)
-        bodies = [
-            decision_body(req, dec, self._pseudonymiser, now, text)
-            for (req, dec), text in zip(entries, jsons, strict=True)
-        ]
+        bodies = decision_bodies(entries, self._pseudonymiser, now, decision_jsons)
         connection = await self._connected()
         await connection.send(wire.batch_payload(bodies))
 

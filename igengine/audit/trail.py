@@ -24,7 +24,13 @@ from igengine.audit import checkpoint as signing
 from igengine.audit import keys, witness
 from igengine.audit.checkpoint import Checkpoint
 from igengine.audit.commit import GroupCommit
-from igengine.audit.entry import AuditEntry, decision_body, review_body, timestamp
+from igengine.audit.entry import (
+    AuditEntry,
+    decision_bodies,
+    decision_body,
+    review_body,
+    timestamp,
+)
 from igengine.audit.errors import AuditError, AuditWriteError
 from igengine.audit.parallel import parallel_walk, workers_for
 from igengine.audit.store import Filter, Store, open_store
@@ -165,9 +171,7 @@ class AuditTrail:
     def record_many(self, entries: Sequence[tuple[Request, Decision]]) -> None:
         """Append many decisions, each its own entry, in one durable transaction; returns once
         all are committed. Raises AuditWriteError if they could not be (then none was)."""
-        now = datetime.now(UTC)
-        pseudonym = self._pseudonymiser
-        self.append_many([decision_body(req, dec, pseudonym, now) for req, dec in entries])
+        self.append_many(decision_bodies(entries, self._pseudonymiser, datetime.now(UTC)))
 
     async def record_async(
         self, request: Request, decision: Decision, *, decision_json: str | None = None
@@ -202,11 +206,7 @@ class AuditTrail:
         AuditWriteError if they could not be (then none was). `decision_jsons`: see
         `decision_body`."""
         now = datetime.now(UTC)
-        jsons = decision_jsons or [None] * len(entries)
-        bodies = [
-            decision_body(req, dec, self._pseudonymiser, now, text)
-            for (req, dec), text in zip(entries, jsons, strict=True)
-        ]
+        bodies = decision_bodies(entries, self._pseudonymiser, now, decision_jsons)
         # A batch is one transaction of its own, outside the group commit of single entries,
         # written on a worker thread so the caller's event loop stays free meanwhile.
         await asyncio.to_thread(self.append_many, bodies)
