@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from igengine.legal import LegalBasis
-from igengine.vocabulary import Effect, Obligation, RoleTerm, Term
+from igengine.vocabulary import Effect, Obligation, Term, VocabularyFile
 from igengine.vocabulary import Fact as FactSpec
 
 
@@ -171,7 +171,7 @@ class FhirSpec(_Policy):
     opt_out_purposes: list[str]
 
 
-class PackFile(_Policy):
+class PackFile(VocabularyFile):
     """A file of shared definitions: the organisations, the vocabulary (codes, obligations,
     facts about the person; usually in vocabulary.yaml), the pack-wide restrictions, and how
     FHIR Consent records map to the pack's purposes (load reads the older `obligations:`
@@ -179,12 +179,6 @@ class PackFile(_Policy):
     kept when others are malformed."""
 
     organisations: list[Organisation] = Field(default_factory=list)
-    sectors: list[Term] = Field(default_factory=list)
-    roles: list[RoleTerm] = Field(default_factory=list)
-    record_types: list[Term] = Field(default_factory=list)
-    purposes: list[Term] = Field(default_factory=list)
-    obligations: list[Obligation] = Field(default_factory=list)
-    person: list[FactSpec] = Field(default_factory=list)
     restrictions: list[RestrictionSpec] = Field(default_factory=list)
     fhir: FhirSpec | None = None
 
